@@ -1,0 +1,3 @@
+"""Check modules, one per area; importing this package registers them all."""
+
+from checks.engine.checks import dns, http, tls  # noqa: F401

@@ -1,0 +1,63 @@
+"""DNS checks of the edge stage."""
+
+from __future__ import annotations
+
+from checks.engine.net.dns import describe_failure
+from checks.engine.registry import Context, check, every_host
+from checks.engine.result import Impact, Result, Stage
+
+
+@check(
+    "dns.resolves",
+    stage=Stage.EDGE,
+    impact=Impact.BLOCKER,
+    title="Host resolves to an address",
+    targets=every_host,
+    quick=True,
+)
+def resolves(target: str, ctx: Context) -> Result:
+    """The host has A or AAAA records, directly or through a CNAME chain.
+
+    - pass: at least one address; evidence names every CNAME hop (RFC 1034 §3.6.2) and the
+      addresses, so ``www → cdn.example.net → 192.0.2.80`` is not reported as a bare A.
+    - fail: NXDOMAIN, including NXDOMAIN at the end of a CNAME chain (RFC 6604 §3: the RCODE
+      describes the last name — a dangling CNAME); NOERROR with no address records; a CNAME
+      loop.
+    - error: SERVFAIL, REFUSED or timeout — the name could not be tested.
+    Metrics: ``addresses``, ``cname_hops``, ``ttl_s`` (lowest TTL on the path).
+    """
+    answers = [ctx.net.dns.query(target, "A"), ctx.net.dns.query(target, "AAAA")]
+    a = answers[0]
+    addresses = [r for ans in answers for r in ans.records]
+    evidence = {
+        "record_type": "CNAME" if a.cname_chain else ("A" if a.records else None),
+        "cname_chain": a.cname_chain,
+        "addresses": addresses,
+        "queries": [ans.as_evidence() for ans in answers],
+    }
+    metrics = {"addresses": len(addresses), "cname_hops": len(a.cname_chain)}
+    ttls = [ans.ttl for ans in answers if ans.ttl is not None]
+    if ttls:
+        metrics["ttl_s"] = min(ttls)
+    path = " → ".join([target, *a.cname_chain])
+    if a.error == "CNAME loop":
+        return Result.fail(
+            f"{target} is a CNAME loop: {path}", evidence, metrics=metrics,
+            remediation="Point the CNAME at a name that resolves to an address.",
+        )
+    if addresses:
+        return Result.passed(f"{path} → {', '.join(addresses)}", evidence, metrics=metrics)
+    if not all(ans.answered for ans in answers):
+        return Result.error(describe_failure(target, answers), evidence)
+    if a.rcode == "NXDOMAIN" and a.cname_chain:
+        return Result.fail(
+            describe_failure(target, answers), evidence, metrics=metrics,
+            remediation=(
+                f"Remove the CNAME or re-create {a.cname_chain[-1]} at its provider. A CNAME "
+                "to a name nobody holds can be claimed by someone else (subdomain takeover)."
+            ),
+        )
+    return Result.fail(
+        describe_failure(target, answers), evidence, metrics=metrics,
+        remediation=f"Add an A (and AAAA) or CNAME record for {target} at the DNS provider.",
+    )

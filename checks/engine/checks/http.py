@@ -1,0 +1,217 @@
+"""HTTP checks of the edge stage: redirects to HTTPS, the canonical host, HSTS."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from checks.engine.hsts import ONE_YEAR_S, parse_sts
+from checks.engine.net.http import PERMANENT_CODES, RedirectChain
+from checks.engine.registry import Context, alternate_host, check, every_host
+from checks.engine.result import Impact, Result, Stage
+
+PROBE_PATH = "/launch-ready-probe?lr=1"
+
+
+def _downgrade(chain: RedirectChain) -> int | None:
+    """Index of the first hop that goes back to http:// after an https:// hop."""
+    seen_https = False
+    for index, hop in enumerate(chain.hops):
+        scheme = urlsplit(hop.url).scheme
+        if scheme == "https":
+            seen_https = True
+        elif seen_https:
+            return index
+    return None
+
+
+def _broken_chain(chain: RedirectChain, start: str) -> Result | None:
+    evidence = {"start": start, "chain": chain.as_evidence()}
+    if chain.end == "loop":
+        return Result.fail(f"redirect loop after {chain.redirects} hops from {start}", evidence,
+                           remediation="Fix the redirect rules so that every chain ends in a page.")
+    if chain.end == "capped":
+        return Result.fail(f"more than {len(chain.hops) - 1} redirects from {start}", evidence,
+                           remediation="Collapse the redirects into one.")
+    if chain.end == "bad_location":
+        return Result.fail(f"redirect to an unusable Location {chain.final.header('location')!r}",
+                           evidence, remediation="Redirect to an absolute https:// URL.")
+    downgrade = _downgrade(chain)
+    if downgrade is not None:
+        return Result.fail(
+            f"hop {downgrade} goes back to plain HTTP: {chain.hops[downgrade].url}", evidence,
+            remediation="Every redirect after the first https:// hop must stay on https://.",
+        )
+    return None
+
+
+@check(
+    "http.https_redirect",
+    stage=Stage.EDGE,
+    impact=Impact.HIGH,
+    title="HTTP redirects to HTTPS",
+    targets=every_host,
+)
+def https_redirect(target: str, ctx: Context) -> Result:
+    """``http://host/`` redirects to an ``https://`` URL, and the chain never goes back.
+
+    Rules: RFC 6797 §7.2 (a request over plain HTTP should be redirected to HTTPS);
+    no hop may downgrade to ``http://`` after an ``https://`` hop (an active attacker
+    strips it); permanent codes 301/308 (RFC 9110 §15.4) so browsers remember.
+    - fail: content served over plain HTTP; a loop, more than 10 hops, a downgrade, or a
+      chain that never reaches https.
+    - warn: the first redirect is temporary (302/303/307), or goes to another ``http://``
+      URL first; nothing listens on port 80.
+    - error: the first request could not be made (DNS, policy, timeout).
+    """
+    start = f"http://{target}/"
+    chain = ctx.net.http.follow(start)
+    first = chain.hops[0]
+    evidence = {"start": start, "chain": chain.as_evidence()}
+    if first.error:
+        if first.error_kind == "connect" and "refused" in first.error.lower():
+            return Result.warn(
+                f"nothing answers on port 80 of {target}: visitors typing the bare name get an error",
+                evidence, remediation=f"Answer on port 80 with a 301 to https://{target}/.",
+            )
+        return Result.error(f"could not test: {first.error}", evidence)
+    if not first.is_redirect:
+        return Result.fail(
+            f"{start} answers {first.status} over plain HTTP instead of redirecting to https://",
+            evidence, remediation=f"Answer every http:// request with a 301 to https://{target}/ (same path).",
+        )
+    broken = _broken_chain(chain, start)
+    if broken:
+        return broken
+    if not any(urlsplit(h.url).scheme == "https" for h in chain.hops):
+        return Result.fail(f"the redirects from {start} never reach https://", evidence,
+                           remediation=f"Redirect to https://{target}/.")
+    if urlsplit(first.location).scheme != "https":
+        return Result.warn(
+            f"the first redirect goes to {first.location}, another plain-HTTP URL", evidence,
+            remediation=f"Redirect straight to https://{target}/ first.",
+        )
+    if first.status not in PERMANENT_CODES:
+        return Result.warn(
+            f"{start} redirects with a temporary {first.status}", evidence,
+            remediation="Use 301 (or 308) so that browsers and search engines remember it.",
+        )
+    return Result.passed(f"{start} → {first.status} → {first.location}", evidence)
+
+
+@check(
+    "http.canonical_redirect",
+    stage=Stage.EDGE,
+    impact=Impact.MEDIUM,
+    title="One canonical host",
+    targets=alternate_host,
+)
+def canonical_redirect(target: str, ctx: Context) -> Result:
+    """The other one of apex / www sends visitors to the preferred host in one hop.
+
+    Starts at ``https://<target>/launch-ready-probe?lr=1`` and expects one permanent
+    redirect (RFC 9110 §15.4.2 / §15.4.9) to the same path and query on the preferred host.
+    - fail: serves pages itself; never reaches the preferred host; loop; more than 10 hops;
+      a downgrade to http:// (RFC 6797 §7.2).
+    - warn: more than one hop; path or query lost; temporary redirect code.
+    - error: the first request could not be made.
+    Metric: ``hops``.
+    """
+    preferred = ctx.project.preferred_host
+    start = f"https://{target}{PROBE_PATH}"
+    expected = f"https://{preferred}{PROBE_PATH}"
+    chain = ctx.net.http.follow(start)
+    first = chain.hops[0]
+    evidence = {"start": start, "expected": expected, "chain": chain.as_evidence()}
+    if first.error:
+        return Result.error(f"could not test: {first.error}", evidence)
+    if not first.is_redirect:
+        return Result.fail(
+            f"{target} answers {first.status} itself instead of redirecting to {preferred}",
+            evidence, remediation=f"Redirect every path of {target} to https://{preferred} with a 301.",
+        )
+    broken = _broken_chain(chain, start)
+    if broken:
+        return broken
+    arrival = next((i for i, h in enumerate(chain.hops) if urlsplit(h.url).hostname == preferred), None)
+    if arrival is None:
+        return Result.fail(
+            f"{start} ends at {chain.final.url}, not on {preferred}", evidence,
+            remediation=f"Redirect {target} to https://{preferred} (same path) with a 301.",
+        )
+    hops = arrival
+    evidence["hops"] = hops
+    metrics = {"hops": hops}
+    landed = chain.hops[arrival].url
+    path = "→".join(urlsplit(h.url).hostname or "" for h in chain.hops[: arrival + 1])
+    if hops > 1:
+        return Result.warn(
+            f"{target} reaches {preferred} in {hops} hops ({path})", evidence, metrics=metrics,
+            remediation=f"Redirect {target} straight to https://{preferred} (same path) with one 301.",
+        )
+    if landed != expected:
+        return Result.warn(
+            f"path or query lost: {start} lands on {landed}", evidence, metrics=metrics,
+            remediation="Keep the path and query string in the redirect target.",
+        )
+    if first.status not in PERMANENT_CODES:
+        return Result.warn(
+            f"{target} redirects with a temporary {first.status}", evidence, metrics=metrics,
+            remediation="Use 301 (or 308) for the canonical-host redirect.",
+        )
+    return Result.passed(f"{target} → {first.status} → {landed}", evidence, metrics=metrics)
+
+
+@check(
+    "http.hsts",
+    stage=Stage.EDGE,
+    impact=Impact.HIGH,
+    title="HSTS policy",
+    targets=every_host,
+)
+def hsts(target: str, ctx: Context) -> Result:
+    """``https://host/`` sends a valid Strict-Transport-Security policy of at least a year.
+
+    Parsed per RFC 6797 §6.1 (see ``checks.engine.hsts``). When several fields are sent the
+    browser uses only the first (RFC 6797 §8.1); a server must send one (§7.1).
+    - fail: no field; the first field invalid (so ignored); ``max-age=0`` (deletes the policy).
+    - warn: ``max-age`` under 31536000 s; more than one field.
+    - pass: one valid field with ``max-age`` of at least one year.
+    - error: no HTTPS response (TLS failure, DNS, timeout) — a browser ignores HSTS then.
+    Metric: ``max_age_s``.
+    """
+    url = f"https://{target}/"
+    response = ctx.net.http.fetch(url)
+    if response.error:
+        return Result.error(f"could not test: {response.error}", {"url": url, **response.as_evidence()})
+    fields = response.header_fields("strict-transport-security")
+    evidence: dict = {"url": url, "status": response.status, "fields": fields}
+    remediation = (f"Send one header on every HTTPS response of {target}: "
+                   "Strict-Transport-Security: max-age=31536000; includeSubDomains")
+    if not fields:
+        return Result.fail(f"{url} sends no Strict-Transport-Security header", evidence,
+                           remediation=remediation)
+    policy = parse_sts(fields[0])
+    evidence["effective"] = policy.as_evidence()
+    if policy.error:
+        return Result.fail(f"the Strict-Transport-Security header is invalid, so browsers ignore it: {policy.error}",
+                           evidence, remediation=remediation)
+    metrics = {"max_age_s": policy.max_age_s}
+    if policy.max_age_s == 0:
+        return Result.fail("max-age=0 tells browsers to forget the HSTS policy", evidence,
+                           metrics=metrics, remediation=remediation)
+    warnings = []
+    if len(fields) > 1:
+        warnings.append(
+            f"{len(fields)} Strict-Transport-Security fields; browsers use only the first "
+            f"(max-age={policy.max_age_s}, includeSubDomains "
+            f"{'on' if policy.include_subdomains else 'off'})"
+        )
+    if policy.max_age_s < ONE_YEAR_S:
+        warnings.append(f"max-age={policy.max_age_s} is under one year ({ONE_YEAR_S} s)")
+    if warnings:
+        evidence["warnings"] = warnings
+        return Result.warn(warnings[0], evidence, metrics=metrics, remediation=remediation)
+    flags = ", includeSubDomains" if policy.include_subdomains else ""
+    flags += ", preload" if policy.preload else ""
+    return Result.passed(f"max-age={policy.max_age_s} ({policy.max_age_s // 86400} days){flags}",
+                         evidence, metrics=metrics)

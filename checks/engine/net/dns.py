@@ -1,0 +1,193 @@
+"""DNS through dnspython, against the profile's resolvers, with a record of every query.
+
+We send our own queries (``dns.query``) instead of using ``dns.resolver`` because the
+evidence needs the raw answer: an NXDOMAIN that carries a CNAME (RFC 6604 §3: the RCODE
+describes the last name in the chain), each CNAME hop, the TTLs, the server asked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+from checks.engine.net.memo import Memo
+from checks.engine.net.profile import NetworkProfile
+
+MAX_CNAME_HOPS = 16
+
+
+class ResolveError(Exception):
+    """A name gave no usable address; ``str(exc)`` says why (NXDOMAIN, no records, timeout)."""
+
+    def __init__(self, message: str, answers: list[DnsAnswer]) -> None:
+        super().__init__(message)
+        self.answers = answers
+
+
+@dataclass
+class DnsAnswer:
+    """One query and what came back.
+
+    ``rcode`` is ``NOERROR``, ``NXDOMAIN``, ``SERVFAIL``, ``REFUSED`` … or ``TIMEOUT`` /
+    ``ERROR`` when no usable response arrived. ``cname_chain`` lists the CNAME targets
+    followed from ``name``; ``records`` are the values of ``rdtype`` at the end of the chain
+    (a TXT record is a list of its character-strings, not joined). ``ttl`` in seconds.
+    """
+
+    name: str
+    rdtype: str
+    rcode: str
+    records: list = field(default_factory=list)
+    cname_chain: list[str] = field(default_factory=list)
+    ttl: int | None = None
+    elapsed_ms: float = 0.0
+    server: str = ""
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        """True when a server gave an authoritative verdict (data, no data, or NXDOMAIN)."""
+        return self.rcode in ("NOERROR", "NXDOMAIN") and self.error is None
+
+    @property
+    def final_name(self) -> str:
+        return self.cname_chain[-1] if self.cname_chain else self.name
+
+    def as_evidence(self) -> dict:
+        data = asdict(self)
+        data["elapsed_ms"] = round(self.elapsed_ms, 1)
+        return {k: v for k, v in data.items() if v not in (None, [], "")}
+
+
+class DnsClient:
+    """Asks the profile's resolvers; every (name, type) is asked at most once per client."""
+
+    def __init__(self, profile: NetworkProfile) -> None:
+        self.profile = profile
+        self._memo = Memo()
+        self._count_lock = threading.Lock()
+        self.queries_sent = 0
+        self.nameservers = list(profile.nameservers) or _system_nameservers()
+
+    def query(self, name: str, rdtype: str) -> DnsAnswer:
+        """Ask for ``rdtype`` records of ``name``; never raises for DNS failures."""
+        key = (name.lower().rstrip("."), rdtype.upper())
+        return self._memo.get(key, lambda: self._ask(*key))
+
+    def addresses(self, host: str) -> list[str]:
+        """IPv4 then IPv6 addresses of ``host`` (an IP literal is returned as is).
+
+        Raises ``ResolveError`` when neither A nor AAAA gives an address.
+        """
+        literal = host.strip("[]")
+        try:
+            return [str(ipaddress.ip_address(literal))]
+        except ValueError:
+            pass
+        answers = [self.query(host, "A"), self.query(host, "AAAA")]
+        found = [r for a in answers for r in a.records]
+        if found:
+            return found
+        raise ResolveError(describe_failure(host, answers), answers)
+
+    def _ask(self, name: str, rdtype: str) -> DnsAnswer:
+        try:
+            qname = dns.name.from_text(name)
+        except dns.exception.DNSException as exc:
+            return DnsAnswer(name, rdtype, "ERROR", error=f"invalid name: {exc}")
+        query = dns.message.make_query(qname, rdtype, use_edns=0, payload=1232)
+        started = time.monotonic()
+        last = DnsAnswer(name, rdtype, "ERROR", error="no nameserver configured")
+        for server in self.nameservers:
+            where = f"{server}:{self.profile.dns_port}"
+            try:
+                with self._count_lock:
+                    self.queries_sent += 1
+                response, _ = dns.query.udp_with_fallback(
+                    query, server, timeout=self.profile.dns_timeout_s, port=self.profile.dns_port
+                )
+            except dns.exception.Timeout:
+                last = DnsAnswer(
+                    name, rdtype, "TIMEOUT", server=where,
+                    error=f"no answer from {where} within {self.profile.dns_timeout_s:g} s",
+                )
+                continue
+            except (OSError, dns.exception.DNSException) as exc:
+                last = DnsAnswer(name, rdtype, "ERROR", server=where, error=f"{where}: {exc}")
+                continue
+            answer = _parse(name, rdtype, qname, response, where)
+            if answer.rcode in ("NOERROR", "NXDOMAIN"):
+                answer.elapsed_ms = (time.monotonic() - started) * 1000
+                return answer
+            last = answer
+        last.elapsed_ms = (time.monotonic() - started) * 1000
+        return last
+
+
+def _parse(name: str, rdtype: str, qname: dns.name.Name, response, where: str) -> DnsAnswer:
+    rcode = dns.rcode.to_text(response.rcode())
+    answer = DnsAnswer(name, rdtype, rcode, server=where)
+    wanted = dns.rdatatype.from_text(rdtype)
+    current, ttls = qname, []
+    for _ in range(MAX_CNAME_HOPS):
+        if wanted == dns.rdatatype.CNAME:
+            break
+        rrset = response.get_rrset(
+            response.answer, current, dns.rdataclass.IN, dns.rdatatype.CNAME
+        )
+        if rrset is None:
+            break
+        target = rrset[0].target
+        ttls.append(rrset.ttl)
+        if target.to_text(omit_final_dot=True).lower() in [name.lower(), *answer.cname_chain]:
+            answer.cname_chain.append(target.to_text(omit_final_dot=True).lower())
+            answer.error = "CNAME loop"
+            return answer
+        answer.cname_chain.append(target.to_text(omit_final_dot=True).lower())
+        current = target
+    rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, wanted)
+    if rrset is not None:
+        ttls.append(rrset.ttl)
+        answer.records = [_value(rdata) for rdata in rrset]
+    answer.ttl = min(ttls) if ttls else None
+    return answer
+
+
+def _value(rdata):
+    if rdata.rdtype == dns.rdatatype.TXT:
+        return [s.decode("utf-8", "backslashreplace") for s in rdata.strings]
+    if rdata.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        return rdata.address
+    return rdata.to_text()
+
+
+def describe_failure(host: str, answers: list[DnsAnswer]) -> str:
+    """One sentence for why ``host`` has no address, from its A and AAAA answers."""
+    for answer in answers:
+        if not answer.answered:
+            return f"{host}: {answer.rdtype} query failed ({answer.rcode}: {answer.error or 'server failure'})"
+    chain = answers[0].cname_chain
+    if answers[0].rcode == "NXDOMAIN":
+        if chain:
+            return f"{host} is a CNAME to {chain[-1]}, which does not exist (NXDOMAIN)"
+        return f"{host} does not exist (NXDOMAIN)"
+    return f"{host} has no A or AAAA records"
+
+
+def _system_nameservers() -> list[str]:
+    try:
+        return list(dns.resolver.Resolver().nameservers)
+    except dns.resolver.NoResolverConfiguration:
+        return []

@@ -1,0 +1,79 @@
+"""``NetworkProfile``: what the sandbox and tests change about the network; nothing else does."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from checks.engine.net.policy import OutboundPolicy
+
+
+@dataclass(frozen=True)
+class NetworkProfile:
+    """Where DNS goes, whom TLS trusts, which ports and networks are used.
+
+    - ``nameservers`` / ``dns_port``: recursive resolvers to ask; empty = the system's.
+    - ``extra_ca_pem``: a CA trusted in addition to the system store (the sandbox's test CA).
+    - ``port_map``: ``{80: 18080, 443: 18443}`` — connect to the mapped port instead.
+    - ``allowed_networks``: CIDRs the outbound policy lets through (never in production).
+    - timeouts in seconds, body cap in bytes.
+    """
+
+    nameservers: tuple[str, ...] = ()
+    dns_port: int = 53
+    dns_timeout_s: float = 3.0
+    extra_ca_pem: str | None = None
+    port_map: dict[int, int] = field(default_factory=dict)
+    allowed_networks: tuple[str, ...] = ()
+    connect_timeout_s: float = 5.0
+    http_timeout_s: float = 10.0
+    max_body_bytes: int = 2_000_000
+    max_redirects: int = 10
+    user_agent: str = "LaunchReady/0.1 (+launch-readiness audit)"
+
+    def __hash__(self) -> int:
+        return hash((self.nameservers, self.dns_port, self.allowed_networks))
+
+    @cached_property
+    def policy(self) -> OutboundPolicy:
+        return OutboundPolicy(tuple(self.allowed_networks))
+
+    def port(self, port: int) -> int:
+        """The port to connect to for a URL's ``port``."""
+        return self.port_map.get(port, port)
+
+    def ssl_context(self, *, verify: bool = True) -> ssl.SSLContext:
+        """A client context: system trust plus ``extra_ca_pem``; ``verify=False`` to inspect."""
+        ctx = ssl.create_default_context()
+        if self.extra_ca_pem:
+            ctx.load_verify_locations(cadata=self.extra_ca_pem)
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def as_dict(self) -> dict:
+        """JSON-safe form, so a task can rebuild the profile the sandbox handed out."""
+        return {
+            "nameservers": list(self.nameservers),
+            "dns_port": self.dns_port,
+            "dns_timeout_s": self.dns_timeout_s,
+            "extra_ca_pem": self.extra_ca_pem,
+            "port_map": {str(k): v for k, v in self.port_map.items()},
+            "allowed_networks": list(self.allowed_networks),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetworkProfile:
+        return cls(
+            nameservers=tuple(data.get("nameservers", ())),
+            dns_port=int(data.get("dns_port", 53)),
+            dns_timeout_s=float(data.get("dns_timeout_s", 3.0)),
+            extra_ca_pem=data.get("extra_ca_pem"),
+            port_map={int(k): int(v) for k, v in data.get("port_map", {}).items()},
+            allowed_networks=tuple(data.get("allowed_networks", ())),
+        )
+
+
+DEFAULT_PROFILE = NetworkProfile()

@@ -1,0 +1,34 @@
+"""``Net``: one audit's view of the network (profile + shared DNS, HTTP and TLS clients)."""
+
+from __future__ import annotations
+
+from checks.engine.net.dns import DnsClient
+from checks.engine.net.http import HttpClient
+from checks.engine.net.profile import DEFAULT_PROFILE, NetworkProfile
+from checks.engine.net.tls import TlsClient
+
+
+class Net:
+    """Everything a check may use to reach the outside world. Thread-safe; close when done."""
+
+    def __init__(self, profile: NetworkProfile = DEFAULT_PROFILE) -> None:
+        self.profile = profile
+        self.dns = DnsClient(profile)
+        self.http = HttpClient(profile, self.dns)
+        self.tls = TlsClient(profile, self.dns)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Net:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def counters(self) -> dict[str, int]:
+        """``dns_queries`` sent and HTTP ``connections_opened`` so far."""
+        return {
+            "dns_queries": self.dns.queries_sent,
+            "connections_opened": self.http.backend.connections_opened,
+        }

@@ -1,0 +1,212 @@
+"""TLS handshakes that keep what a browser sees: the chain as served and the verdict of
+OpenSSL's path validation against the profile's trust store.
+
+A first handshake verifies the chain (system trust plus the profile's extra CA, hostname
+left to the check, which matches names per RFC 9525). When verification fails, a second
+handshake without verification fetches the certificates for evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import ssl
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+from checks.engine.net.dns import DnsClient, ResolveError
+from checks.engine.net.memo import Memo
+from checks.engine.net.profile import NetworkProfile
+
+_DER = 2  # _ssl.ENCODING_DER
+
+
+@dataclass
+class CertInfo:
+    """The fields of one X.509 certificate that checks and evidence use (times in UTC)."""
+
+    subject: str
+    issuer: str
+    san_dns: list[str]
+    san_ip: list[str]
+    not_before: datetime
+    not_after: datetime
+    serial_hex: str
+    sha256: str
+    key_type: str
+    key_bits: int | None
+    signature_algorithm: str | None
+
+    @property
+    def self_issued(self) -> bool:
+        return self.subject == self.issuer
+
+    @classmethod
+    def from_der(cls, der: bytes) -> CertInfo:
+        cert = x509.load_der_x509_certificate(der)
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            san_dns = san.get_values_for_type(x509.DNSName)
+            san_ip = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+        except x509.ExtensionNotFound:
+            san_dns, san_ip = [], []
+        key_type, key_bits = _key(cert)
+        try:
+            sig = cert.signature_algorithm_oid._name
+        except Exception:  # an unknown OID has no name; evidence still wants the rest
+            sig = None
+        return cls(
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            san_dns=san_dns,
+            san_ip=san_ip,
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            serial_hex=format(cert.serial_number, "x"),
+            sha256=hashlib.sha256(der).hexdigest(),
+            key_type=key_type,
+            key_bits=key_bits,
+            signature_algorithm=sig,
+        )
+
+    def as_evidence(self) -> dict:
+        data = asdict(self)
+        data["not_before"] = self.not_before.strftime("%Y-%m-%dT%H:%M:%SZ")
+        data["not_after"] = self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return data
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int | None]:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}", key.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    return type(key).__name__, None
+
+
+@dataclass
+class TlsProbe:
+    """A TLS handshake with ``host``: the chain served (leaf first), OpenSSL's verdict on it
+    (``verified``, ``verify_code``, ``verify_message``), protocol, cipher, timing; or
+    ``error`` (and ``error_kind``: ``dns``, ``policy``, ``connect``, ``tls``, ``timeout``)."""
+
+    host: str
+    port: int
+    address: str | None = None
+    protocol: str | None = None
+    cipher: str | None = None
+    chain: list[CertInfo] = field(default_factory=list)
+    verified: bool | None = None
+    verify_code: int | None = None
+    verify_message: str | None = None
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    error_kind: str | None = None
+
+    @property
+    def leaf(self) -> CertInfo | None:
+        return self.chain[0] if self.chain else None
+
+
+class TlsClient:
+    """Handshakes with hosts through the outbound policy; one probe per host per audit."""
+
+    def __init__(self, profile: NetworkProfile, dns: DnsClient) -> None:
+        self.profile = profile
+        self.dns = dns
+        self._memo = Memo()
+
+    def probe(self, host: str, port: int = 443) -> TlsProbe:
+        return self._memo.get((host, port), lambda: self._probe(host, port))
+
+    def _probe(self, host: str, port: int) -> TlsProbe:
+        probe = TlsProbe(host=host, port=port)
+        started = time.monotonic()
+        try:
+            address = self._address(host)
+            probe.address = address
+            self._handshake(probe, address, verify=True)
+        except _ProbeError as exc:
+            probe.error_kind, probe.error = exc.kind, str(exc)
+        probe.elapsed_ms = (time.monotonic() - started) * 1000
+        return probe
+
+    def _address(self, host: str) -> str:
+        try:
+            addresses = self.dns.addresses(host)
+        except ResolveError as exc:
+            raise _ProbeError("dns", str(exc)) from None
+        refusals = []
+        for address in addresses:
+            refusal = self.profile.policy.refusal(address)
+            if refusal is None:
+                return address
+            refusals.append(refusal)
+        raise _ProbeError("policy", "; ".join(refusals))
+
+    def _handshake(self, probe: TlsProbe, address: str, *, verify: bool) -> None:
+        context = self.profile.ssl_context(verify=verify)
+        context.check_hostname = False  # names are matched by the check, per RFC 9525
+        # Accept whatever the server offers so that old versions are observed, not refused.
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        timeout = self.profile.connect_timeout_s
+        port = self.profile.port(probe.port)
+        try:
+            raw = socket.create_connection((address, port), timeout=timeout)
+        except TimeoutError:
+            raise _ProbeError("timeout", f"no TCP answer from {address}:{probe.port} within {timeout:g} s") from None
+        except OSError as exc:
+            raise _ProbeError("connect", f"{address}:{probe.port}: {exc.strerror or exc}") from None
+        try:
+            with context.wrap_socket(raw, server_hostname=probe.host) as tls:
+                probe.protocol = tls.version()
+                probe.cipher = (tls.cipher() or (None,))[0]
+                probe.chain = _served_chain(tls)
+                if verify:
+                    probe.verified = True
+        except ssl.SSLCertVerificationError as exc:
+            probe.verified = False
+            probe.verify_code = exc.verify_code
+            probe.verify_message = exc.verify_message
+            self._handshake(probe, address, verify=False)
+        except TimeoutError:
+            raise _ProbeError("timeout", f"TLS handshake with {address} timed out after {timeout:g} s") from None
+        except (ssl.SSLError, OSError) as exc:
+            raise _ProbeError("tls", f"TLS handshake with {address} failed: {exc}") from None
+        finally:
+            raw.close()
+
+
+def _served_chain(tls: ssl.SSLSocket) -> list[CertInfo]:
+    # get_unverified_chain() is public from Python 3.13; on 3.11 it lives on the C object.
+    getter = getattr(tls, "get_unverified_chain", None) or getattr(
+        getattr(tls, "_sslobj", None), "get_unverified_chain", None
+    )
+    if getter is not None:
+        ders = [c if isinstance(c, bytes) else c.public_bytes(_DER) for c in getter() or []]
+    else:
+        ders = [tls.getpeercert(binary_form=True)]
+    return [CertInfo.from_der(der) for der in ders if der]
+
+
+class _ProbeError(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def days_left(not_after: datetime, now: datetime | None = None) -> int:
+    """Whole days from ``now`` until ``not_after`` (negative once expired)."""
+    now = now or datetime.now(UTC)
+    return int((not_after - now).total_seconds() // 86400)

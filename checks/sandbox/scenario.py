@@ -1,0 +1,221 @@
+"""Scenario files: one launch surface, declared as data (YAML or JSON).
+
+The data conventions are those of ``shared/cases``: ``dns`` maps a name to
+``{RRTYPE: [values]}`` (a TXT value is one RR given as a list of character-strings, MX is
+``[preference, host]``, CAA ``[flags, tag, value]``); an absent name is NXDOMAIN; a name
+may instead be the string ``TIMEOUT`` or ``SERVFAIL``. The format is documented with
+examples in ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from checks.engine.hostnames import InvalidHostname, normalize_hostname
+
+CERT_KINDS = ("valid", "expired", "not_yet_valid", "wrong_name", "self_signed", "leaf_only")
+TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
+SPECIAL_ANSWERS = ("TIMEOUT", "SERVFAIL")
+
+
+class ScenarioError(ValueError):
+    """The scenario file is not valid; the message names the file and the place."""
+
+
+@dataclass
+class Route:
+    """One response: matched on ``path`` (exact, or a glob ending in ``*``) and ``method``.
+
+    ``{path}`` and ``{host}`` in header values are replaced by the request's target and host.
+    ``stream: endless`` sends body chunks until the client hangs up (a hostile target).
+    """
+
+    path: str
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    latency_ms: float = 0.0
+    method: str | None = None
+    stream: str | None = None
+    chunk_delay_ms: float = 0.0
+
+
+@dataclass
+class HostSpec:
+    """A host of the launch surface: its certificate, TLS versions and routes.
+
+    ``https`` / ``http`` are lists of routes, or ``False`` when nothing answers there;
+    ``http: redirect`` is shorthand for a 301 from every path to the same URL on https.
+    """
+
+    name: str
+    certificate: dict[str, Any]
+    tls_versions: tuple[str, ...]
+    https: list[Route] | None
+    http: list[Route] | None
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    dns: dict[str, Any]
+    hosts: dict[str, HostSpec]
+    project: dict[str, Any]
+    expect: dict[str, dict[str, str]]
+    dns_latency_ms: float = 0.0
+    source: Path | None = None
+
+
+def load_scenario(path: str | Path, *, overrides: dict | None = None) -> Scenario:
+    """Read and validate a scenario file; raises ``ScenarioError`` with the reason."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+    if overrides:
+        data = {**data, **overrides}
+    return parse_scenario(data, source=path)
+
+
+def parse_scenario(data: Any, *, source: Path | None = None) -> Scenario:
+    """Validate scenario ``data`` (already decoded) into a ``Scenario``."""
+    where = str(source or "scenario")
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{where}: the top level must be a mapping")
+    base_dir = source.parent if source else Path.cwd()
+    latency = _number(data.get("latency_ms", 0), f"{where}: latency_ms")
+    dns = _dns(data.get("dns") or {}, where)
+    hosts = {}
+    for name, spec in (data.get("hosts") or {}).items():
+        host = _hostname(name, f"{where}: hosts")
+        hosts[host] = _host(host, spec or {}, f"{where}: hosts.{host}", base_dir, latency)
+    project = data.get("project") or {}
+    if not isinstance(project, dict):
+        raise ScenarioError(f"{where}: project must be a mapping")
+    expect = data.get("expect") or {}
+    if not isinstance(expect, dict) or not all(isinstance(v, dict) for v in expect.values()):
+        raise ScenarioError(f"{where}: expect must map check id -> {{target: status}}")
+    return Scenario(
+        name=str(data.get("name") or (source.stem if source else "scenario")),
+        description=str(data.get("description") or ""),
+        dns=dns,
+        hosts=hosts,
+        project=project,
+        expect={k: {t: str(s) for t, s in v.items()} for k, v in expect.items()},
+        dns_latency_ms=_number(data.get("dns_latency_ms", 0), f"{where}: dns_latency_ms"),
+        source=source,
+    )
+
+
+def _hostname(name: Any, where: str) -> str:
+    try:
+        return normalize_hostname(str(name))
+    except InvalidHostname as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ScenarioError(f"{where} must be a number of at least 0, not {value!r}")
+    return float(value)
+
+
+def _dns(zone: Any, where: str) -> dict[str, Any]:
+    if not isinstance(zone, dict):
+        raise ScenarioError(f"{where}: dns must map names to records")
+    out: dict[str, Any] = {}
+    for name, node in zone.items():
+        key = str(name).lower().rstrip(".")
+        if isinstance(node, str):
+            if node.upper() not in SPECIAL_ANSWERS:
+                raise ScenarioError(f"{where}: dns.{key} must be records, TIMEOUT or SERVFAIL")
+            out[key] = node.upper()
+        elif isinstance(node, dict):
+            for rdtype, values in node.items():
+                if rdtype in ("latency_ms", "ttl"):
+                    _number(values, f"{where}: dns.{key}.{rdtype}")
+                elif not isinstance(values, list):
+                    raise ScenarioError(f"{where}: dns.{key}.{rdtype} must be a list of values")
+            out[key] = node
+        else:
+            raise ScenarioError(f"{where}: dns.{key} must be a mapping of record types")
+    return out
+
+
+def _host(name: str, spec: Any, where: str, base_dir: Path, latency: float) -> HostSpec:
+    if not isinstance(spec, dict):
+        raise ScenarioError(f"{where} must be a mapping")
+    cert = spec.get("certificate", "valid")
+    if isinstance(cert, str):
+        cert = {"kind": cert}
+    if not isinstance(cert, dict) or cert.get("kind", "valid") not in CERT_KINDS:
+        raise ScenarioError(f"{where}.certificate must be one of {', '.join(CERT_KINDS)} or a mapping")
+    versions = tuple(spec.get("tls_versions") or TLS_VERSIONS)
+    for version in versions:
+        if version not in TLS_VERSIONS:
+            raise ScenarioError(f"{where}.tls_versions: {version!r} is not one of {TLS_VERSIONS}")
+    latency = _number(spec.get("latency_ms", latency), f"{where}.latency_ms")
+    https = _routes(spec.get("https"), f"{where}.https", base_dir, latency, name, "https")
+    http = _routes(spec.get("http"), f"{where}.http", base_dir, latency, name, "http")
+    return HostSpec(name, cert, versions, https, http)
+
+
+def _routes(value: Any, where: str, base_dir: Path, latency: float, host: str, scheme: str):
+    if value is False:
+        return None
+    if value is None:
+        if scheme == "http":
+            value = "redirect"
+        else:
+            value = [{"path": "/", "body": f"<!doctype html><title>{host}</title><h1>{host}</h1>",
+                      "headers": [["Content-Type", "text/html; charset=utf-8"]]}]
+    if value == "redirect":
+        value = [{"path": "/*", "status": 301, "headers": [["Location", f"https://{host}{{path}}"]]}]
+    if not isinstance(value, list):
+        raise ScenarioError(f"{where} must be a list of routes, false, or 'redirect'")
+    return [_route(r, f"{where}[{i}]", base_dir, latency) for i, r in enumerate(value)]
+
+
+def _route(spec: Any, where: str, base_dir: Path, latency: float) -> Route:
+    if not isinstance(spec, dict) or not str(spec.get("path", "")).startswith("/"):
+        raise ScenarioError(f"{where} must be a mapping with a path starting with '/'")
+    status = spec.get("status", 200)
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise ScenarioError(f"{where}.status must be an HTTP status code, not {status!r}")
+    headers = spec.get("headers") or []
+    if not all(isinstance(h, list | tuple) and len(h) == 2 for h in headers):
+        raise ScenarioError(f"{where}.headers must be [name, value] pairs")
+    body = spec.get("body", "")
+    if "body_file" in spec:
+        try:
+            body = (base_dir / spec["body_file"]).read_bytes()
+        except OSError as exc:
+            raise ScenarioError(f"{where}.body_file: {exc.strerror}") from None
+    elif "body_json" in spec:
+        body = json.dumps(spec["body_json"])
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    stream = spec.get("stream")
+    if stream not in (None, "endless"):
+        raise ScenarioError(f"{where}.stream must be 'endless' if given")
+    return Route(
+        path=str(spec["path"]),
+        status=status,
+        headers=[(str(k), str(v)) for k, v in headers],
+        body=body,
+        latency_ms=_number(spec.get("latency_ms", latency), f"{where}.latency_ms"),
+        method=(str(spec["method"]).upper() if spec.get("method") else None),
+        stream=stream,
+        chunk_delay_ms=_number(spec.get("chunk_delay_ms", 0), f"{where}.chunk_delay_ms"),
+    )

@@ -1,0 +1,216 @@
+"""Audit lifecycle: start, claim, run a stage, finalize, sweep. Tasks and the CLI call these.
+
+Work that must happen once is claimed with a conditional UPDATE (act only if one row
+changed), so retried tasks and parallel workers never run or finish a run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from checks.engine.hostnames import InvalidHostname
+from checks.engine.net.session import Net
+from checks.engine.registry import Context
+from checks.engine.result import Outcome, Stage
+from checks.engine.runner import plan, run_units
+from checks.models import AuditRun, CheckResult, StageRun
+from checks.network import network_for
+from checks.sandbox import ScenarioError
+from projects.findings import findings_sync
+
+log = logging.getLogger(__name__)
+
+
+def audit_start(*, project, user=None, quick: bool = False, dispatch: bool = True) -> AuditRun:
+    """Queue an audit of ``project``; its stages start once the transaction commits.
+
+    Raises ``InvalidHostname`` when the project's domains cannot be audited.
+    """
+    units = plan(project.spec(), quick=quick)
+    with transaction.atomic():
+        run = AuditRun.objects.create(
+            project=project, created_by=user, quick=quick, planned_count=len(units)
+        )
+        stages = sorted({u.check.stage for u in units}, key=lambda s: s.number)
+        StageRun.objects.bulk_create(
+            StageRun(run=run, stage=s, planned_count=sum(u.check.stage is s for u in units))
+            for s in stages
+        )
+        if dispatch:
+            transaction.on_commit(lambda: _dispatch(run.pk))
+    return run
+
+
+def _dispatch(run_id: int) -> None:
+    if settings.REDIS_URL:
+        from checks.tasks import audit_run
+
+        audit_run.delay(run_id)
+    else:
+        _inprocess_pool().submit(_inprocess, run_id)
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _inprocess_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(settings.AUDIT_INPROCESS_WORKERS, thread_name_prefix="audit")
+    return _pool
+
+
+def _inprocess(run_id: int) -> None:
+    try:
+        audit_execute(run_id)
+    except Exception:
+        log.exception("audit %s failed", run_id)
+    finally:
+        close_old_connections()
+
+
+def audit_claim(run_id: int) -> bool:
+    """queued → running, once. True for the one caller that claimed it."""
+    now = timezone.now()
+    claimed = AuditRun.objects.filter(pk=run_id, state=AuditRun.State.QUEUED).update(
+        state=AuditRun.State.RUNNING, started_at=now, heartbeat_at=now
+    )
+    return claimed == 1
+
+
+def audit_execute(run_id: int) -> None:
+    """Claim and run every stage in this process (stages in parallel), then finalize."""
+    if not audit_claim(run_id):
+        return
+    stages = list(StageRun.objects.filter(run_id=run_id).values_list("stage", flat=True))
+    run = AuditRun.objects.select_related("project").get(pk=run_id)
+    try:
+        with network_for(run.project):  # one sandbox for every stage of the run
+            if len(stages) <= 1:
+                for stage in stages:
+                    stage_execute(run_id, stage)
+            else:
+                with ThreadPoolExecutor(len(stages), thread_name_prefix="stage") as pool:
+                    for future in [pool.submit(_stage_thread, run_id, s) for s in stages]:
+                        future.result()
+    except ScenarioError as exc:
+        audit_fail(run_id, str(exc))
+        return
+    if not stages:
+        audit_finalize(run_id)
+
+
+def _stage_thread(run_id: int, stage: str) -> None:
+    try:
+        stage_execute(run_id, stage)
+    finally:
+        close_old_connections()
+
+
+def stage_execute(run_id: int, stage: str) -> None:
+    """Run the units of one stage not yet recorded (so a retried task resumes), writing each
+    result as its check ends; the last stage to finish finalizes the run."""
+    run = AuditRun.objects.select_related("project").get(pk=run_id)
+    if run.state != AuditRun.State.RUNNING:
+        return
+    StageRun.objects.filter(run=run, stage=stage, started_at=None).update(started_at=timezone.now())
+    try:
+        spec = run.project.spec()
+    except InvalidHostname as exc:
+        audit_fail(run_id, f"the project cannot be audited: {exc}")
+        return
+    done = set(CheckResult.objects.filter(run=run, stage=stage).values_list("check_id", "target"))
+    units = [u for u in plan(spec, stages=[Stage(stage)], quick=run.quick) if u.key not in done]
+    with network_for(run.project) as profile, Net(profile) as net:
+        run_units(units, Context(net, spec), lambda outcome: result_record(run, outcome))
+    finished = StageRun.objects.filter(run=run, stage=stage, finished_at=None).update(
+        finished_at=timezone.now()
+    )
+    if finished and not StageRun.objects.filter(run=run, finished_at=None).exists():
+        audit_finalize(run_id)
+
+
+def result_record(run: AuditRun, outcome: Outcome) -> CheckResult:
+    """Store one outcome (idempotent on run, check and target) and touch the heartbeat."""
+    data = outcome.as_dict()
+    result, _ = CheckResult.objects.update_or_create(
+        run=run,
+        check_id=outcome.check_id,
+        target=outcome.target,
+        defaults={
+            "stage": data["stage"],
+            "impact": data["impact"],
+            "status": data["status"],
+            "summary": data["summary"],
+            "evidence": data["evidence"],
+            "remediation": data["remediation"],
+            "metrics": data["metrics"],
+            "duration_ms": outcome.duration_ms,
+        },
+    )
+    AuditRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+    return result
+
+
+def audit_finalize(run_id: int) -> bool:
+    """running → done, once: sync the project's findings from this run's results."""
+    with transaction.atomic():
+        finished = AuditRun.objects.filter(pk=run_id, state=AuditRun.State.RUNNING).update(
+            state=AuditRun.State.DONE, finished_at=timezone.now()
+        )
+        if finished:
+            findings_sync(AuditRun.objects.select_related("project").get(pk=run_id))
+    return finished == 1
+
+
+def audit_fail(run_id: int, reason: str) -> bool:
+    """Finish an unfinished run as ``error`` with ``reason``."""
+    return AuditRun.objects.filter(
+        pk=run_id, state__in=[AuditRun.State.QUEUED, AuditRun.State.RUNNING]
+    ).update(state=AuditRun.State.ERROR, error=reason, finished_at=timezone.now()) == 1
+
+
+def sweep_stale_audits(*, now=None) -> int:
+    """Finish as ``error`` every run whose worker died (no heartbeat for AUDIT_STALE_AFTER_S)
+    and every run still queued after twice that. Returns how many were swept."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.AUDIT_STALE_AFTER_S)
+    running = AuditRun.objects.filter(state=AuditRun.State.RUNNING, heartbeat_at__lt=stale).update(
+        state=AuditRun.State.ERROR, finished_at=now,
+        error="the worker running this audit stopped answering; start the audit again",
+    )
+    queued = AuditRun.objects.filter(
+        state=AuditRun.State.QUEUED,
+        created_at__lt=now - timedelta(seconds=2 * settings.AUDIT_STALE_AFTER_S),
+    ).update(
+        state=AuditRun.State.ERROR, finished_at=now,
+        error="no worker picked this audit up; is the Celery worker running?",
+    )
+    return running + queued
+
+
+def run_progress(run: AuditRun) -> dict:
+    """``{state, done, planned, percent, stages: [{stage, title, done, planned}]}``."""
+    counts: dict[str, int] = {}
+    for stage in CheckResult.objects.filter(run=run).values_list("stage", flat=True):
+        counts[stage] = counts.get(stage, 0) + 1
+    done = sum(counts.values())
+    planned = max(run.planned_count, done)
+    return {
+        "state": run.state,
+        "done": done,
+        "planned": planned,
+        "percent": 100 if run.finished else (round(100 * done / planned) if planned else 0),
+        "error": run.error,
+        "stages": [
+            {"stage": s.stage, "title": Stage(s.stage).title, "done": counts.get(s.stage, 0),
+             "planned": s.planned_count}
+            for s in run.stages.all()
+        ],
+    }

@@ -1,0 +1,55 @@
+"""Audit pages: start a run, watch its progress, read the risk list."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from checks import selectors, services
+from checks.engine.hostnames import InvalidHostname
+from projects import access
+
+
+@login_required
+@require_POST
+def audit_start(request, project_id: int):
+    project = access.project_for(request.user, project_id, write=True)
+    try:
+        services.audit_start(project=project, user=request.user, quick=request.POST.get("quick") == "1")
+    except InvalidHostname as exc:
+        messages.error(request, f"This project cannot be audited: {exc}")
+    return redirect("projects:detail", project_id=project.pk)
+
+
+@login_required
+def run_progress_json(request, run_id: int):
+    run = access.run_for(request.user, run_id)
+    return JsonResponse(services.run_progress(run))
+
+
+@login_required
+def risk_list(request, project_id: int):
+    project = access.project_for(request.user, project_id)
+    run = selectors.latest_finished_run(project)
+    return _risk_page(request, project, run)
+
+
+@login_required
+def run_detail(request, run_id: int):
+    run = access.run_for(request.user, run_id)
+    return _risk_page(request, run.project, run)
+
+
+def _risk_page(request, project, run):
+    context = {"project": project, "run": run}
+    if run is not None:
+        findings = selectors.findings_by_key(project)
+        context.update(
+            risks=[(r, findings.get((r.check_id, r.target))) for r in selectors.risk_list(run)],
+            untested=selectors.untested(run),
+            summary=selectors.risk_summary(run),
+        )
+    return render(request, "checks/risks.html", context)

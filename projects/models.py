@@ -1,0 +1,147 @@
+"""Tenancy and the work: agencies (tenants), memberships, projects and their targets,
+findings and their fix lifecycle. Reach tenant rows only through ``projects.access``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from checks.engine.spec import DEFAULT_SUBDOMAINS, ENDPOINT_KINDS, EndpointSpec, ProjectSpec
+
+
+class Agency(models.Model):
+    """The tenant. Every tenant row belongs to one agency, directly or through a project."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        CONSULTANT = "consultant", "Consultant"
+        CLIENT = "client", "Client (founder)"
+
+    STAFF_ROLES = (Role.OWNER, Role.CONSULTANT)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "agency"], name="one_membership_per_agency")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.agency} · {self.role}"
+
+
+def default_subdomains() -> list[str]:
+    return list(DEFAULT_SUBDOMAINS)
+
+
+class Project(models.Model):
+    """A client's app on its way to launch: the hosts and endpoints an audit looks at."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=200)
+    client_name = models.CharField(max_length=200, blank=True)
+    apex_domain = models.CharField(max_length=253, help_text="The registrable domain, e.g. example.com")
+    preferred_host = models.CharField(
+        max_length=253, blank=True,
+        help_text="The canonical host the other of apex / www redirects to; blank = the apex",
+    )
+    subdomains = models.JSONField(default=default_subdomains, blank=True)
+    rollback_notes = models.TextField(blank=True)
+    founders = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="granted_projects",
+        help_text="Client users who may see this project (read-only)",
+    )
+    # A scenario file under SCENARIOS_DIR (or given to the CLI): audits then run against the
+    # sandbox. Set by the CLI and the demo seed only, never from a form.
+    sandbox_scenario = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def spec(self) -> ProjectSpec:
+        """The engine's view of this project (raises ``InvalidHostname`` for a bad apex)."""
+        return ProjectSpec(
+            name=self.name,
+            apex=self.apex_domain,
+            subdomains=tuple(self.subdomains or ()),
+            preferred_host=self.preferred_host,
+            endpoints=tuple(
+                EndpointSpec(kind=e.kind, url=e.url, method=e.method) for e in self.endpoints.all()
+            ),
+        )
+
+
+class Endpoint(models.Model):
+    """A critical endpoint of the app (login, feed, webhook …)."""
+
+    Kind = models.TextChoices("Kind", [(k, k.replace("_", " ").title()) for k in ENDPOINT_KINDS])
+    METHODS = [(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="endpoints")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    url = models.URLField(max_length=2000)
+    method = models.CharField(max_length=7, choices=METHODS, default="GET")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.method} {self.url}"
+
+
+class Finding(models.Model):
+    """A risk with a stable identity (project, check id, target) across audit runs.
+
+    Lifecycle: open → fixed (claimed) → verified (a later run passed); a verified finding
+    that fails again is regressed; accepted = a risk the agency chose to live with.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FIXED = "fixed", "Fixed (claimed)"
+        VERIFIED = "verified", "Verified"
+        REGRESSED = "regressed", "Regressed"
+        ACCEPTED = "accepted", "Accepted risk"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="findings")
+    check_id = models.CharField(max_length=100)
+    target = models.CharField(max_length=2000)
+    stage = models.CharField(max_length=20)
+    impact = models.CharField(max_length=10)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    last_result_status = models.CharField(max_length=10)
+    summary = models.TextField()
+    remediation = models.TextField(blank=True)
+    first_run = models.ForeignKey("checks.AuditRun", null=True, on_delete=models.SET_NULL, related_name="+")
+    last_run = models.ForeignKey("checks.AuditRun", null=True, on_delete=models.SET_NULL, related_name="+")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "check_id", "target"], name="one_finding_per_check_target")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.check_id} {self.target}: {self.status}"

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from projects import views
+
+app_name = "projects"
+urlpatterns = [
+    path("", views.project_list, name="list"),
+    path("new/", views.project_create, name="create"),
+    path("<int:project_id>/", views.project_detail, name="detail"),
+    path("<int:project_id>/edit/", views.project_edit, name="edit"),
+]

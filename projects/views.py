@@ -1,0 +1,67 @@
+"""Project pages. Every view reaches tenant data through ``projects.access``."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+
+from checks.selectors import latest_finished_run, risk_summary
+from checks.services import run_progress
+from projects import access
+from projects.forms import ProjectForm
+
+
+@login_required
+def project_list(request):
+    projects = access.projects_for(request.user).select_related("agency").prefetch_related("runs")
+    rows = [{"project": p, "run": next(iter(p.runs.all()), None)} for p in projects]
+    return render(request, "projects/list.html", {
+        "rows": rows,
+        "can_create": access.staff_agencies(request.user).exists(),
+    })
+
+
+@login_required
+def project_create(request):
+    agencies = access.staff_agencies(request.user)
+    if not agencies.exists():
+        raise PermissionDenied("Only agency staff can create projects")
+    form = ProjectForm(request.POST or None, agencies=agencies)
+    if request.method == "POST" and form.is_valid():
+        form.instance.created_by = request.user
+        project = form.save()
+        messages.success(request, f"Project {project.name} created. Run its first audit.")
+        return redirect("projects:detail", project_id=project.pk)
+    return render(request, "projects/form.html", {"form": form, "editing": False})
+
+
+@login_required
+def project_edit(request, project_id: int):
+    project = access.project_for(request.user, project_id, write=True)
+    form = ProjectForm(request.POST or None, instance=project, agencies=access.staff_agencies(request.user))
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Project saved.")
+        return redirect("projects:detail", project_id=project.pk)
+    return render(request, "projects/form.html", {"form": form, "editing": True, "project": project})
+
+
+@login_required
+def project_detail(request, project_id: int):
+    project = access.project_for(request.user, project_id)
+    runs = list(project.runs.all()[:10])
+    current = runs[0] if runs else None
+    finished = latest_finished_run(project)
+    return render(request, "projects/detail.html", {
+        "project": project,
+        "endpoints": project.endpoints.all(),
+        "runs": runs,
+        "current": current,
+        "progress": run_progress(current) if current else None,
+        "finished": finished,
+        "summary": risk_summary(finished) if finished else None,
+        "documents": project.handovers.defer("pdf")[:10],
+        "can_write": access.can_write(request.user, project),
+    })

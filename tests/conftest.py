@@ -1,0 +1,86 @@
+"""Shared fixtures: sandboxes from scenario data, and a two-agency world for tenancy tests.
+
+The tenancy world (``world``) has two agencies, each with an owner, a consultant, a founder
+and a project; plus an outsider in no agency. Every page is tried by the wrong user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from checks.engine.net.session import Net
+from checks.sandbox import Sandbox, parse_scenario
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "scenarios"
+
+
+@pytest.fixture
+def sandbox():
+    """``sandbox(data) -> (Sandbox, Net)``: start a sandbox from scenario data (a dict)."""
+    started: list[tuple[Sandbox, Net]] = []
+
+    def start(data: dict) -> tuple[Sandbox, Net]:
+        box = Sandbox(parse_scenario(data))
+        box.start()
+        net = Net(box.profile)
+        started.append((box, net))
+        return box, net
+
+    yield start
+    for box, net in started:
+        net.close()
+        box.stop()
+
+
+@dataclass
+class Side:
+    """One agency's people and project."""
+
+    agency: object
+    owner: object
+    consultant: object
+    founder: object
+    project: object
+
+
+@dataclass
+class World:
+    a: Side
+    b: Side
+    outsider: object
+
+
+def _side(django_user_model, label: str, apex: str) -> Side:
+    from projects.models import Agency, Endpoint, Membership, Project
+
+    agency = Agency.objects.create(name=f"Agency {label.upper()}", slug=f"agency-{label}")
+    people = {}
+    for role in ("owner", "consultant", "founder"):
+        user = django_user_model.objects.create_user(
+            username=f"{role}-{label}", email=f"{role}-{label}@example.com", password="pw-123456789"
+        )
+        Membership.objects.create(
+            user=user, agency=agency, role="client" if role == "founder" else role
+        )
+        people[role] = user
+    project = Project.objects.create(
+        agency=agency, name=f"Project {label.upper()}", client_name=f"Client {label.upper()}",
+        apex_domain=apex, preferred_host=f"www.{apex}", rollback_notes="Roll back with `paas rollback`.",
+    )
+    Endpoint.objects.create(project=project, kind="homepage", url=f"https://www.{apex}/")
+    project.founders.add(people["founder"])
+    return Side(agency, people["owner"], people["consultant"], people["founder"], project)
+
+
+@pytest.fixture
+def world(db, django_user_model) -> World:
+    outsider = django_user_model.objects.create_user(username="outsider", password="pw-123456789")
+    return World(
+        a=_side(django_user_model, "a", "alpha.example.com"),
+        b=_side(django_user_model, "b", "bravo.example.com"),
+        outsider=outsider,
+    )
