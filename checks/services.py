@@ -43,17 +43,18 @@ def audit_start(*, project, user=None, quick: bool = False, dispatch: bool = Tru
             for s in stages
         )
         if dispatch:
-            transaction.on_commit(lambda: _dispatch(run.pk))
+            _dispatch(run.pk)
     return run
 
 
 def _dispatch(run_id: int) -> None:
+    """Celery on Redis when configured, else the in-process pool; either after commit."""
     if settings.REDIS_URL:
         from checks.tasks import audit_run
 
-        audit_run.delay(run_id)
+        audit_run.delay_on_commit(run_id)
     else:
-        _inprocess_pool().submit(_inprocess, run_id)
+        transaction.on_commit(lambda: _inprocess_pool().submit(_inprocess, run_id))
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -116,9 +117,9 @@ def _stage_thread(run_id: int, stage: str) -> None:
 def stage_execute(run_id: int, stage: str) -> None:
     """Run the units of one stage not yet recorded (so a retried task resumes), writing each
     result as its check ends; the last stage to finish finalizes the run."""
-    run = AuditRun.objects.select_related("project").get(pk=run_id)
-    if run.state != AuditRun.State.RUNNING:
-        return
+    run = AuditRun.objects.select_related("project").filter(pk=run_id).first()
+    if run is None or run.state != AuditRun.State.RUNNING:
+        return  # finished, swept or deleted meanwhile: a redelivered task has nothing to do
     StageRun.objects.filter(run=run, stage=stage, started_at=None).update(started_at=timezone.now())
     try:
         spec = run.project.spec()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from checks.engine.hostnames import normalize_hostname
+from checks.engine.hostnames import InvalidHostname, normalize_hostname
 
 ENDPOINT_KINDS = (
     "homepage",
@@ -54,6 +54,8 @@ class ProjectSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "apex", normalize_hostname(self.apex))
         labels = tuple(s.strip().lower().strip(".") for s in self.subdomains if s.strip())
+        for label in labels:
+            normalize_hostname(f"{label}.{self.apex}")  # raises InvalidHostname with the reason
         object.__setattr__(self, "subdomains", labels)
         preferred = normalize_hostname(self.preferred_host) if self.preferred_host else self.apex
         object.__setattr__(self, "preferred_host", preferred)
@@ -62,7 +64,7 @@ class ProjectSpec:
     def hosts(self) -> list[str]:
         """Apex first, then each subdomain, then hosts only the endpoints name; no repeats."""
         names = [self.apex] + [f"{label}.{self.apex}" for label in self.subdomains]
-        names += [e.host for e in self.endpoints if e.host]
+        names += [host for e in self.endpoints if (host := _hostname_or_none(e.host))]
         return list(dict.fromkeys(names))
 
     @property
@@ -85,3 +87,11 @@ class ProjectSpec:
             label = host[: -len(self.apex) - 1].split(".")[-1]
             return REACH_BY_LABEL.get(label, DEFAULT_REACH)
         return DEFAULT_REACH
+
+
+def _hostname_or_none(value: str) -> str | None:
+    """Endpoint hosts join the host checks only when they are DNS names (not IP literals)."""
+    try:
+        return normalize_hostname(value) if value else None
+    except InvalidHostname:
+        return None

@@ -1,0 +1,90 @@
+"""``manage.py audit``: the whole product path from a shell, as `make demo` runs it."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.conftest import SCENARIOS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_cli(*args: str) -> str:
+    out = io.StringIO()
+    call_command("audit", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_json_output_holds_the_run_and_every_result_risks_first(tmp_path):
+    pdf = tmp_path / "handover.pdf"
+    data = json.loads(run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--json", "--pdf", str(pdf)))
+    assert data["run"]["state"] == "done"
+    assert data["run"]["counts"] == {"pass": 13, "warn": 1, "fail": 3, "error": 4, "skipped": 0}
+    assert data["run"]["pdf"] == str(pdf.resolve())
+    assert pdf.read_bytes().startswith(b"%PDF")
+    first = data["results"][0]
+    assert {k: first[k] for k in ("check", "stage", "target", "status", "impact", "metrics")} == {
+        "check": "tls.certificate", "stage": "edge", "target": "api.clubhouse.test",
+        "status": "fail", "impact": "blocker", "metrics": {"days_left": -3},
+    }
+    assert set(first) == {"check", "stage", "target", "status", "impact", "summary", "evidence",
+                          "remediation", "metrics", "duration_ms"}
+    assert [(r["check"], r["target"]) for r in data["results"][:4]] == [
+        ("tls.certificate", "api.clubhouse.test"),
+        ("dns.resolves", "admin.clubhouse.test"),
+        ("http.hsts", "app.clubhouse.test"),
+        ("http.canonical_redirect", "clubhouse.test"),
+    ]
+    assert len(data["results"]) == 21
+
+
+def test_the_text_output_prints_the_ranked_risk_list_and_the_pdf_path(tmp_path):
+    pdf = tmp_path / "out.pdf"
+    text = run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--pdf", str(pdf))
+    assert "13 pass, 1 warn, 3 fail, 4 error, 0 skipped" in text
+    assert "Blockers left: 2" in text
+    assert "  1. BLOCKER  fail  tls.certificate          api.clubhouse.test" in text
+    assert "  4. MEDIUM   warn  http.canonical_redirect  clubhouse.test" in text
+    assert text.rstrip().endswith(f"Handover PDF: {pdf.resolve()}")
+
+
+def test_auditing_the_same_scenario_twice_reuses_its_project():
+    first = json.loads(run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--json"))
+    second = json.loads(run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--json"))
+    assert first["run"]["project"] == second["run"]["project"]
+    assert second["run"]["id"] == first["run"]["id"] + 1
+
+
+def test_a_stored_project_can_be_audited_by_its_id():
+    first = json.loads(run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--json"))
+    again = json.loads(run_cli("--project", str(first["run"]["project"]["id"]), "--json"))
+    assert again["run"]["counts"] == first["run"]["counts"]
+
+
+def test_a_missing_scenario_file_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(CommandError, match=rf"cannot use scenario: {missing}: cannot read \(No such file"):
+        run_cli("--scenario", str(missing))
+
+
+def test_a_scenario_that_is_not_yaml_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hosts: [unclosed\n")
+    with pytest.raises(CommandError, match=r"cannot use scenario: .*bad.yaml: not valid YAML"):
+        run_cli("--scenario", str(bad))
+
+
+def test_a_scenario_with_a_malformed_apex_is_a_clear_error(tmp_path):
+    bad = tmp_path / "apex.yaml"
+    bad.write_text("project: {apex: 'exa mple..com'}\n")
+    with pytest.raises(CommandError, match=r"cannot use scenario: 'exa mple..com' is not a bare hostname"):
+        run_cli("--scenario", str(bad))
+
+
+def test_an_unknown_project_id_is_a_clear_error():
+    with pytest.raises(CommandError, match="no project with id 999999"):
+        run_cli("--project", "999999")
