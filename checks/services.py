@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from checks.engine.hostnames import InvalidHostname
@@ -73,7 +73,9 @@ def _inprocess(run_id: int) -> None:
     except Exception:
         log.exception("audit %s failed", run_id)
     finally:
-        close_old_connections()
+        # An idle pool thread would otherwise keep its connection open indefinitely
+        # (close_old_connections keeps a fresh one for CONN_MAX_AGE and is not called again).
+        connections.close_all()
 
 
 def audit_claim(run_id: int) -> bool:
@@ -111,7 +113,7 @@ def _stage_thread(run_id: int, stage: str) -> None:
     try:
         stage_execute(run_id, stage)
     finally:
-        close_old_connections()
+        connections.close_all()  # this thread ends here; its connections must not outlive it
 
 
 def stage_execute(run_id: int, stage: str) -> None:

@@ -1,44 +1,285 @@
-"""Compose the handover checklist from stored facts and results; render it to PDF."""
+"""Compose the handover from stored facts and results; render it to PDF (WeasyPrint, A4).
+
+Everything comes from stored rows (the project, its endpoints and findings, one audit run's
+``CheckResult``s): nothing here touches the network. Evidence is never dumped into the
+document: only short, human facts are lifted out of it by name (a host's CNAME chain and
+addresses, a certificate's ``notAfter``), so what a check recorded as proof — headers,
+bodies, certificate serials — stays in the database.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import linebreaks
+from django.utils.safestring import SafeString, mark_safe
 
-from checks.selectors import latest_finished_run, risk_list, risk_summary, untested
+from checks.engine.hostnames import InvalidHostname
+from checks.engine.registry import all_checks
+from checks.engine.result import Stage, Status
+from checks.models import AuditRun, CheckResult
+from checks.selectors import latest_finished_run, risk_list, untested
 from handover.models import HandoverDocument
+from projects.models import Finding, Project
+
+# Lists lifted from evidence are capped so one odd record cannot fill pages.
+MAX_LISTED = 8
 
 
-def handover_context(project, run) -> dict:
-    """Everything the handover template shows; built from stored rows only (no network)."""
-    dns = {}
-    if run is not None:
-        for result in run.results.filter(check_id="dns.resolves"):
-            dns[result.target] = result
-    hosts = [{"name": h, "dns": dns.get(h)} for h in project.spec().hosts]
+@dataclass(frozen=True)
+class HostFacts:
+    """One host of the launch surface and what the audit's DNS and TLS checks answered.
+
+    ``dns_status`` is the ``dns.resolves`` verdict (``None``: not checked in this run);
+    ``cname_chain`` and ``addresses`` come from its evidence; ``dns_failure`` is its one-line
+    summary when it did not pass. ``certificate_until`` is the leaf's ``notAfter`` (UTC).
+    """
+
+    name: str
+    role: str
+    dns_status: str | None = None
+    cname_chain: list[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
+    more_addresses: int = 0
+    dns_failure: str = ""
+    certificate_status: str | None = None
+    certificate_until: datetime | None = None
+    certificate_expired: bool = False
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """Counts of one stage's results; ``audited`` is False when the run had no check in it."""
+
+    number: int
+    title: str
+    passed: int = 0
+    warned: int = 0
+    failed: int = 0
+    untested: int = 0
+    not_applicable: int = 0
+
+    @property
+    def audited(self) -> bool:
+        return bool(self.passed + self.warned + self.failed + self.untested + self.not_applicable)
+
+
+@dataclass(frozen=True)
+class RiskItem:
+    """One entry of the risk list, in fix order (``number`` 1 … n)."""
+
+    number: int
+    impact: str
+    status: str
+    check_id: str
+    check_title: str
+    stage_title: str
+    target: str
+    summary: str
+    remediation: str
+    finding_status: str
+
+
+@dataclass(frozen=True)
+class UntestedItem:
+    """A check that could not reach a verdict (status ``error``) and why."""
+
+    check_id: str
+    target: str
+    reason: str
+
+
+def handover_context(project: Project, run: AuditRun | None) -> dict:
+    """Everything the handover template shows, as plain values.
+
+    Keys: ``project``, ``agency``, ``run`` (or ``None``: no finished audit yet),
+    ``generated_at``, ``hosts`` (list of ``HostFacts``), ``endpoints``, ``stages`` (seven
+    ``StageRow``s), ``totals`` (a ``StageRow`` of the whole run), ``blockers`` (failing
+    blocker count), ``risks`` (``RiskItem``s), ``untested`` (``UntestedItem``s),
+    ``rollback_notes`` (safe HTML, empty when none were written).
+    """
+    results = list(run.results.all()) if run is not None else []
+    stages = stage_rows(results)
     return {
         "project": project,
+        "agency": project.agency,
         "run": run,
         "generated_at": timezone.now(),
-        "hosts": hosts,
+        "hosts": host_facts(project, results),
         "endpoints": list(project.endpoints.all()),
-        "risks": risk_list(run) if run else [],
-        "untested": untested(run) if run else [],
-        "summary": risk_summary(run) if run else None,
-        "findings": {(f.check_id, f.target): f for f in project.findings.all()},
+        "stages": stages,
+        "totals": _total(stages),
+        "blockers": sum(r.status == Status.FAIL and r.impact == "blocker" for r in results),
+        "risks": risk_items(project, run) if run is not None else [],
+        "untested": untested_items(run) if run is not None else [],
+        "rollback_notes": rollback_html(project.rollback_notes),
     }
 
 
-def handover_render(project, run) -> bytes:
-    """The handover PDF of ``project`` as of ``run`` (WeasyPrint)."""
+def host_facts(project: Project, results: list[CheckResult]) -> list[HostFacts]:
+    """The apex, each subdomain and each endpoint-only host, with their DNS and TLS answers."""
+    try:
+        spec = project.spec()
+    except InvalidHostname:  # a project that cannot be audited still gets its facts written down
+        return [HostFacts(name=project.apex_domain, role="apex")]
+    # "Expired" is said as of the audit, the moment the results describe.
+    as_of = max((r.created_at for r in results), default=None) or timezone.now()
+    dns = {r.target: r for r in results if r.check_id == "dns.resolves"}
+    tls = {r.target: r for r in results if r.check_id == "tls.certificate"}
+    subdomains = {f"{label}.{spec.apex}" for label in spec.subdomains}
+    facts = []
+    for host in spec.hosts:
+        role = "apex" if host == spec.apex else ("subdomain" if host in subdomains else "endpoint host")
+        if host == spec.preferred_host:
+            role += ", canonical"
+        facts.append(HostFacts(name=host, role=role, **_dns_facts(dns.get(host)),
+                               **_certificate_facts(tls.get(host), as_of)))
+    return facts
+
+
+def _dns_facts(result: CheckResult | None) -> dict:
+    if result is None:
+        return {}
+    evidence = result.evidence if isinstance(result.evidence, dict) else {}
+    chain = _strings(evidence.get("cname_chain"))
+    addresses = _strings(evidence.get("addresses"))
+    return {
+        "dns_status": result.status,
+        "cname_chain": chain[:MAX_LISTED],
+        "addresses": addresses[:MAX_LISTED],
+        "more_addresses": max(0, len(addresses) - MAX_LISTED),
+        "dns_failure": "" if result.status == Status.PASS else reason(result.summary),
+    }
+
+
+def _certificate_facts(result: CheckResult | None, as_of: datetime) -> dict:
+    if result is None:
+        return {}
+    not_after = result.evidence.get("not_after") if isinstance(result.evidence, dict) else None
+    until = None
+    if isinstance(not_after, str):
+        try:
+            until = datetime.strptime(not_after, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            until = None
+    return {
+        "certificate_status": result.status,
+        "certificate_until": until,
+        "certificate_expired": until is not None and until <= as_of,
+    }
+
+
+def reason(summary: str) -> str:
+    """A could-not-test summary without its ``could not test:`` lead (the heading says it)."""
+    lead = "could not test:"
+    return summary[len(lead):].strip() if summary.lower().startswith(lead) else summary
+
+
+def _strings(value) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def stage_rows(results: list[CheckResult]) -> list[StageRow]:
+    """One row per stage (all seven, in order) with its pass / warn / fail / untested counts."""
+    counts: dict[str, dict[str, int]] = {s.value: {t.value: 0 for t in Status} for s in Stage}
+    for result in results:
+        if result.stage in counts and result.status in counts[result.stage]:
+            counts[result.stage][result.status] += 1
+    return [
+        StageRow(
+            number=stage.number, title=stage.title,
+            passed=counts[stage][Status.PASS], warned=counts[stage][Status.WARN],
+            failed=counts[stage][Status.FAIL], untested=counts[stage][Status.ERROR],
+            not_applicable=counts[stage][Status.SKIPPED],
+        )
+        for stage in Stage
+    ]
+
+
+def _total(rows: list[StageRow]) -> StageRow:
+    return StageRow(
+        number=0, title="All stages",
+        passed=sum(r.passed for r in rows), warned=sum(r.warned for r in rows),
+        failed=sum(r.failed for r in rows), untested=sum(r.untested for r in rows),
+        not_applicable=sum(r.not_applicable for r in rows),
+    )
+
+
+def risk_items(project: Project, run: AuditRun) -> list[RiskItem]:
+    """The run's fail and warn results in fix order, each with its finding's status now."""
+    titles = {c.id: c.title for c in all_checks()}
+    findings = {(f.check_id, f.target): f for f in project.findings.all()}
+    items = []
+    for number, result in enumerate(risk_list(run), 1):
+        finding: Finding | None = findings.get((result.check_id, result.target))
+        items.append(RiskItem(
+            number=number,
+            impact=result.impact,
+            status=result.status,
+            check_id=result.check_id,
+            check_title=titles.get(result.check_id, ""),
+            stage_title=Stage(result.stage).title,
+            target=result.target,
+            summary=result.summary,
+            remediation=result.remediation,
+            finding_status=finding.get_status_display() if finding else "not tracked",
+        ))
+    return items
+
+
+_CODE = re.compile(r"`([^`<>\n]+)`")
+
+
+def rollback_html(notes: str) -> SafeString:
+    """The rollback notes as HTML: paragraphs and line breaks as typed, `commands` as code.
+
+    The text is escaped before any markup is added, so the notes cannot inject HTML.
+    """
+    notes = notes.strip()
+    if not notes:
+        return mark_safe("")
+    html = linebreaks(notes, autoescape=True)
+    return mark_safe(_CODE.sub(r"<code>\1</code>", html))  # escaped by linebreaks above
+
+
+def untested_items(run: AuditRun) -> list[UntestedItem]:
+    """The run's ``error`` results (could not be tested), by stage, check and target."""
+    return [UntestedItem(r.check_id, r.target, reason(r.summary)) for r in untested(run)]
+
+
+def handover_html(project: Project, run: AuditRun | None) -> str:
+    """The handover as one self-contained HTML page (its print stylesheet inline)."""
+    return render_to_string("handover/handover.html", handover_context(project, run))
+
+
+def handover_render(project: Project, run: AuditRun | None) -> bytes:
+    """The handover PDF of ``project`` as of ``run`` (A4, WeasyPrint); ``run`` may be None.
+
+    Rendering never fetches anything: the page has no external resources, and the URL
+    fetcher refuses every URL in case a stored string ever carried one into the markup.
+    """
+    # Imported here: WeasyPrint loads Pango and friends, which only this path needs.
     from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
 
-    html = render_to_string("handover/handover.html", handover_context(project, run))
-    return HTML(string=html).write_pdf()
+    class OfflineFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            raise ValueError(f"the handover fetches nothing: {url[:80]}")
+
+    return HTML(string=handover_html(project, run), url_fetcher=OfflineFetcher()).write_pdf()
 
 
-def handover_create(*, project, user=None, run=None) -> HandoverDocument:
-    """Render and keep a new handover PDF from ``run`` (default: the latest finished run)."""
+def handover_create(*, project: Project, user=None, run: AuditRun | None = None) -> HandoverDocument:
+    """Render and keep a new handover PDF from ``run`` (default: the latest finished run).
+
+    Raises ``ValueError`` when ``run`` belongs to another project.
+    """
+    if run is not None and run.project_id != project.pk:
+        raise ValueError(f"audit #{run.pk} is not an audit of project {project.pk}")
     run = run or latest_finished_run(project)
     pdf = handover_render(project, run)
     return HandoverDocument.objects.create(

@@ -7,6 +7,7 @@ REDIS_URL audits run on a thread pool inside the web process (no broker needed).
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -15,7 +16,18 @@ VAR_DIR.mkdir(exist_ok=True)
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=False)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean that is exactly true or false (any case); anything else stops the start-up,
+    so a typo like ``DEBUG=Ture`` cannot silently mean False."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw not in ("true", "false"):
+        raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+    return raw == "true"
+
+
+DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 32)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -34,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's CSS under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,12 +108,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Launch Ready <noreply@localhost>")
 
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -131,7 +146,7 @@ AUDIT_DNS_TIMEOUT_S = env.float("AUDIT_DNS_TIMEOUT_S", default=3.0)
 AUDIT_HTTP_TIMEOUT_S = env.float("AUDIT_HTTP_TIMEOUT_S", default=10.0)
 
 # Projects may be tied to a sandbox scenario (demo and tests); scenarios are read from here.
-SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", default=True)
 SCENARIOS_DIR = Path(env("SCENARIOS_DIR", default=str(BASE_DIR / "scenarios")))
 HANDOVER_DIR = Path(env("HANDOVER_DIR", default=str(VAR_DIR / "handover")))
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"$')
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"\Z')
+_DIGITS = re.compile(r"^[0-9]+\Z")
 ONE_YEAR_S = 31_536_000
 
 
@@ -94,14 +95,15 @@ def _interpret(policy: StsPolicy) -> StsPolicy:
         policy.error = "the required max-age directive is missing (RFC 6797 §6.1.1)"
         return policy
     max_age = policy.directives["max-age"]
-    if max_age is None or not max_age.isdigit():
+    # delta-seconds is 1*DIGIT, ASCII digits only (str.isdigit() would accept "٣" or "²").
+    if max_age is None or not _DIGITS.match(max_age):
         policy.error = f"max-age must be a number of seconds, not {max_age!r} (RFC 6797 §6.1.1)"
         return policy
+    if policy.directives.get("includesubdomains", None) is not None:
+        policy.error = "includeSubDomains takes no value (RFC 6797 §6.1.2)"
+        return policy
+    # Only a valid field sets the effective policy: an invalid one is ignored whole (§8.1).
     policy.max_age_s = int(max_age)
-    if "includesubdomains" in policy.directives:
-        if policy.directives["includesubdomains"] is not None:
-            policy.error = "includeSubDomains takes no value (RFC 6797 §6.1.2)"
-            return policy
-        policy.include_subdomains = True
+    policy.include_subdomains = "includesubdomains" in policy.directives
     policy.preload = "preload" in policy.directives
     return policy

@@ -121,11 +121,19 @@ class Sandbox:
         await self.dns.start()
         if not self.addresses:
             return
-        addresses = list(self.addresses.values())
         for server in (self.https, self.http):
+            # A host whose routes for this scheme are ``false`` gets no listener on its
+            # address, so a connection there is refused, as on a host with the port closed.
+            bindings = {
+                host: address for host, address in self.addresses.items()
+                if server.routes_of(self.scenario.hosts[host]) is not None
+            }
+            if not bindings:
+                server.port = _free_port(self.dns_address)  # nothing listens: refused
+                continue
             for attempt in range(20):
                 try:
-                    await server.start(addresses, _free_port(addresses[0]))
+                    await server.start(bindings, _free_port(next(iter(bindings.values()))))
                     break
                 except OSError as exc:
                     if exc.errno != errno.EADDRINUSE or attempt == 19:

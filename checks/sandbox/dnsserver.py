@@ -23,6 +23,8 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.rrset
 
+from checks.sandbox.tasks import HandlerTasks
+
 DEFAULT_TTL = 300
 
 
@@ -49,7 +51,7 @@ class Zone:
             rrset = dns.rrset.RRset(owner, dns.rdataclass.IN, rdtype)
             rrset.update_ttl(ttl)
             for value in values:
-                rrset.add(_rdata(rdtype, value))
+                rrset.add(make_rdata(rdtype, value))
             records[rdtype] = rrset
         return records
 
@@ -80,7 +82,13 @@ class Zone:
         return dns.rcode.SERVFAIL, []  # CNAME loop: resolvers give up with SERVFAIL
 
 
-def _rdata(rdtype: int, value) -> dns.rdata.Rdata:
+def make_rdata(rdtype: int, value) -> dns.rdata.Rdata:
+    """One record of ``rdtype`` from a scenario value (the ``shared/cases`` conventions).
+
+    Raises ``dns.exception.DNSException``, ``ValueError`` or ``TypeError`` for a value that
+    is not a valid record of that type (an A that is not an IPv4 address, a TXT string over
+    255 octets, a CAA that is not ``[flags, tag, value]``).
+    """
     if rdtype == dns.rdatatype.TXT:
         strings = value if isinstance(value, list) else [value]
         return dns.rdtypes.ANY.TXT.TXT(
@@ -109,6 +117,7 @@ class DnsServer:
         self.queries = 0
         self._udp = None
         self._tcp = None
+        self.handlers = HandlerTasks()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -116,13 +125,17 @@ class DnsServer:
             lambda: _UdpProtocol(self), local_addr=(self.address, 0)
         )
         self.port = self._udp.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.address, self.port)
+        self._tcp = await asyncio.start_server(
+            self.handlers.callback(self._serve_tcp), self.address, self.port
+        )
 
     async def stop(self) -> None:
         if self._udp:
             self._udp.close()
         if self._tcp:
             self._tcp.close()
+        await self.handlers.cancel_all()
+        if self._tcp:
             await self._tcp.wait_closed()
 
     async def respond(self, wire: bytes, *, max_size: int | None) -> bytes | None:
@@ -176,7 +189,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        asyncio.ensure_future(self._reply(data, addr))
+        self.server.handlers.start(self._reply(data, addr))
 
     async def _reply(self, data: bytes, addr) -> None:
         reply = await self.server.respond(data, max_size=512)

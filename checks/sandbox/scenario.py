@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+import dns.rdatatype
 import yaml
 
 from checks.engine.hostnames import InvalidHostname, normalize_hostname
+from checks.sandbox.dnsserver import make_rdata
 
 CERT_KINDS = ("valid", "expired", "not_yet_valid", "wrong_name", "self_signed", "leaf_only")
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
@@ -83,9 +86,24 @@ def load_scenario(path: str | Path, *, overrides: dict | None = None) -> Scenari
         data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
-    if overrides:
+    if overrides and isinstance(data, dict):
         data = {**data, **overrides}
     return parse_scenario(data, source=path)
+
+
+TOP_KEYS = ("name", "description", "project", "dns", "dns_latency_ms", "latency_ms", "hosts", "expect")
+PROJECT_KEYS = ("name", "client_name", "apex", "preferred_host", "subdomains", "endpoints", "rollback_notes")
+HOST_KEYS = ("certificate", "tls_versions", "latency_ms", "https", "http")
+CERT_KEYS = ("kind", "san", "days_left")
+ROUTE_KEYS = ("path", "method", "status", "headers", "body", "body_file", "body_json", "latency_ms",
+              "stream", "chunk_delay_ms")
+
+
+def _known_keys(mapping: dict, known: tuple[str, ...], where: str) -> None:
+    """A misspelt key (``header:`` for ``headers:``) is an error, not silently nothing."""
+    unknown = [str(k) for k in mapping if k not in known]
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(known)})")
 
 
 def parse_scenario(data: Any, *, source: Path | None = None) -> Scenario:
@@ -93,6 +111,7 @@ def parse_scenario(data: Any, *, source: Path | None = None) -> Scenario:
     where = str(source or "scenario")
     if not isinstance(data, dict):
         raise ScenarioError(f"{where}: the top level must be a mapping")
+    _known_keys(data, TOP_KEYS, where)
     base_dir = source.parent if source else Path.cwd()
     latency = _number(data.get("latency_ms", 0), f"{where}: latency_ms")
     dns = _dns(data.get("dns") or {}, where)
@@ -103,6 +122,7 @@ def parse_scenario(data: Any, *, source: Path | None = None) -> Scenario:
     project = data.get("project") or {}
     if not isinstance(project, dict):
         raise ScenarioError(f"{where}: project must be a mapping")
+    _known_keys(project, PROJECT_KEYS, f"{where}: project")
     expect = data.get("expect") or {}
     if not isinstance(expect, dict) or not all(isinstance(v, dict) for v in expect.values()):
         raise ScenarioError(f"{where}: expect must map check id -> {{target: status}}")
@@ -147,20 +167,49 @@ def _dns(zone: Any, where: str) -> dict[str, Any]:
                     _number(values, f"{where}: dns.{key}.{rdtype}")
                 elif not isinstance(values, list):
                     raise ScenarioError(f"{where}: dns.{key}.{rdtype} must be a list of values")
+                else:
+                    _records(values, str(rdtype), f"{where}: dns.{key}.{rdtype}")
             out[key] = node
         else:
             raise ScenarioError(f"{where}: dns.{key} must be a mapping of record types")
     return out
 
 
+def _records(values: list, rdtype: str, where: str) -> None:
+    """Build every value as the DNS server will, so a bad one is reported here, by place."""
+    try:
+        code = dns.rdatatype.from_text(rdtype)
+    except dns.exception.DNSException:
+        raise ScenarioError(f"{where}: {rdtype!r} is not a DNS record type") from None
+    for value in values:
+        try:
+            make_rdata(code, value)
+        except (dns.exception.DNSException, ValueError, TypeError) as exc:
+            raise ScenarioError(
+                f"{where}: {value!r} is not a valid {rdtype} value ({exc or type(exc).__name__})"
+            ) from None
+
+
 def _host(name: str, spec: Any, where: str, base_dir: Path, latency: float) -> HostSpec:
     if not isinstance(spec, dict):
         raise ScenarioError(f"{where} must be a mapping")
+    _known_keys(spec, HOST_KEYS, where)
     cert = spec.get("certificate", "valid")
     if isinstance(cert, str):
         cert = {"kind": cert}
+    if isinstance(cert, dict):
+        _known_keys(cert, CERT_KEYS, f"{where}.certificate")
     if not isinstance(cert, dict) or cert.get("kind", "valid") not in CERT_KINDS:
-        raise ScenarioError(f"{where}.certificate must be one of {', '.join(CERT_KINDS)} or a mapping")
+        given = cert.get("kind") if isinstance(cert, dict) else cert
+        raise ScenarioError(
+            f"{where}.certificate must be one of {', '.join(CERT_KINDS)} or a mapping, not {given!r}"
+        )
+    days = cert.get("days_left", 0)
+    if isinstance(days, bool) or not isinstance(days, int | float):
+        raise ScenarioError(f"{where}.certificate.days_left must be a number of days, not {days!r}")
+    san = cert.get("san", [])
+    if not isinstance(san, list) or not all(isinstance(n, str) and n for n in san):
+        raise ScenarioError(f"{where}.certificate.san must be a list of names, not {san!r}")
     versions = tuple(spec.get("tls_versions") or TLS_VERSIONS)
     for version in versions:
         if version not in TLS_VERSIONS:
@@ -190,6 +239,7 @@ def _routes(value: Any, where: str, base_dir: Path, latency: float, host: str, s
 def _route(spec: Any, where: str, base_dir: Path, latency: float) -> Route:
     if not isinstance(spec, dict) or not str(spec.get("path", "")).startswith("/"):
         raise ScenarioError(f"{where} must be a mapping with a path starting with '/'")
+    _known_keys(spec, ROUTE_KEYS, where)
     status = spec.get("status", 200)
     if not isinstance(status, int) or not 100 <= status <= 599:
         raise ScenarioError(f"{where}.status must be an HTTP status code, not {status!r}")
@@ -197,6 +247,8 @@ def _route(spec: Any, where: str, base_dir: Path, latency: float) -> Route:
     if not all(isinstance(h, list | tuple) and len(h) == 2 for h in headers):
         raise ScenarioError(f"{where}.headers must be [name, value] pairs")
     body = spec.get("body", "")
+    if not isinstance(body, str):
+        raise ScenarioError(f"{where}.body must be text, not {type(body).__name__}")
     if "body_file" in spec:
         try:
             body = (base_dir / spec["body_file"]).read_bytes()

@@ -1,7 +1,10 @@
-"""The sandbox's HTTP and HTTPS servers: h11 over asyncio, one listener per scheme.
+"""The sandbox's HTTP and HTTPS servers: h11 over asyncio.
 
-Every host address shares the listeners; TLS picks the host's certificate from SNI and
-HTTP routes on the ``Host`` field, as a shared load balancer does. Responses are written
+HTTP has one listener on every host's address and routes on the ``Host`` field. HTTPS has
+one listener per host, on that host's address, whose TLS context carries the host's
+certificate and TLS versions; a connection whose SNI names another host of the scenario (a
+CNAME to a shared address) gets that host's certificate but the listener's versions, since
+OpenSSL settles the version bounds before the SNI callback runs. Responses are written
 exactly as the scenario says: repeated header fields stay repeated, latency is real time.
 """
 
@@ -15,6 +18,7 @@ import h11
 
 from checks.sandbox.certs import ServedCert
 from checks.sandbox.scenario import HostSpec, Route
+from checks.sandbox.tasks import HandlerTasks
 
 CHUNK = 64 * 1024
 _TLS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
@@ -40,42 +44,56 @@ class WebServer:
         self.certs = certs
         self.port = 0
         self.requests = 0
-        self._server: asyncio.AbstractServer | None = None
+        self._servers: list[asyncio.AbstractServer] = []
         self._contexts: dict[str, ssl.SSLContext] = {}
+        self._handlers = HandlerTasks()
 
-    async def start(self, addresses: list[str], port: int) -> None:
-        ssl_context = self._ssl_context() if self.scheme == "https" else None
-        self._server = await asyncio.start_server(
-            self._serve, host=addresses, port=port, ssl=ssl_context,
-            ssl_handshake_timeout=10 if ssl_context else None,
-        )
+    def routes_of(self, spec: HostSpec) -> list[Route] | None:
+        """The host's routes for this server's scheme; ``None`` when nothing answers there."""
+        return spec.https if self.scheme == "https" else spec.http
+
+    async def start(self, bindings: dict[str, str], port: int) -> None:
+        """Listen on ``port`` of each address in ``bindings`` (host → address)."""
+        callback = self._handlers.callback(self._serve)
+        if self.scheme == "http":
+            self._servers.append(
+                await asyncio.start_server(callback, host=list(bindings.values()), port=port)
+            )
+        else:
+            self._make_contexts()
+            for host, address in bindings.items():
+                self._servers.append(await asyncio.start_server(
+                    callback, host=address, port=port, ssl=self._contexts[host],
+                    ssl_handshake_timeout=10,
+                ))
         self.port = port
 
     async def stop(self) -> None:
-        if self._server:
-            self._server.close()
-            await self._server.wait_closed()
+        for server in self._servers:
+            server.close()
+        await self._handlers.cancel_all()
+        for server in self._servers:
+            await server.wait_closed()
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def _make_contexts(self) -> None:
         for name, spec in self.hosts.items():
             cert = self.certs[name]
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = min(_TLS[v] for v in spec.tls_versions)
             ctx.maximum_version = max(_TLS[v] for v in spec.tls_versions)
             ctx.load_cert_chain(cert.chain_path, cert.key_path)
+            ctx.sni_callback = self._pick_certificate
             self._contexts[name] = ctx
-        default = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        first = next(iter(self.certs.values()))
-        default.load_cert_chain(first.chain_path, first.key_path)
-        default.sni_callback = self._pick_certificate
-        return default
 
     def _pick_certificate(self, ssl_object, server_name, _context):
         host = (server_name or "").lower()
+        if not host:
+            return None  # no SNI: the listener's own host answers
         spec = self.hosts.get(host)
         if spec is None or spec.https is None:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
-        ssl_object.context = self._contexts[host]
+        if ssl_object.context is not self._contexts[host]:
+            ssl_object.context = self._contexts[host]
         return None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -100,7 +118,7 @@ class WebServer:
         target = request.target.decode("latin-1")
         host = _host_field(request)
         spec = self.hosts.get(host)
-        routes = (spec.https if self.scheme == "https" else spec.http) if spec else None
+        routes = self.routes_of(spec) if spec else None
         route = find_route(routes or [], method, target)
         if route is None:
             body = f"no route for {method} {self.scheme}://{host}{target}\n".encode()
@@ -126,8 +144,11 @@ class WebServer:
         while not writer.is_closing():
             writer.write(conn.send(h11.Data(data=chunk)))
             await writer.drain()
-            if route.chunk_delay_ms:
-                await asyncio.sleep(route.chunk_delay_ms / 1000)
+            # Always yield to the loop: drain() returns at once while the transport is not
+            # paused, and once the client hangs up its writes are dropped, so the transport
+            # never pauses; only the loop's callbacks mark the writer closing. Without this
+            # the loop spins here and every other server of the sandbox stops answering.
+            await asyncio.sleep(route.chunk_delay_ms / 1000)
 
 
 def _expand(value: str, route: Route, target: str, host: str) -> str:

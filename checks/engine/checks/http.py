@@ -41,7 +41,22 @@ def _broken_chain(chain: RedirectChain, start: str) -> Result | None:
             f"hop {downgrade} goes back to plain HTTP: {chain.hops[downgrade].url}", evidence,
             remediation="Every redirect after the first https:// hop must stay on https://.",
         )
-    return None
+    return _dead_end(chain, evidence)
+
+
+def _dead_end(chain: RedirectChain, evidence: dict) -> Result | None:
+    """A chain whose later hop got no answer: the target is gone (NXDOMAIN, port closed) →
+    fail; the hop could not be made here (timeout, outbound policy, protocol) → error. A TLS
+    failure is left to ``tls.certificate``: the redirect itself was right."""
+    final = chain.final
+    if chain.end != "error" or len(chain.hops) < 2 or final.error_kind == "tls":
+        return None
+    if final.error_kind in ("dns", "connect"):
+        return Result.fail(
+            f"the redirect leads to {final.url}, which does not answer: {final.error}", evidence,
+            remediation="Point the redirect at a host that serves the site.",
+        )
+    return Result.error(f"could not follow the redirect to {final.url}: {final.error}", evidence)
 
 
 @check(
@@ -57,11 +72,12 @@ def https_redirect(target: str, ctx: Context) -> Result:
     Rules: RFC 6797 §7.2 (a request over plain HTTP should be redirected to HTTPS);
     no hop may downgrade to ``http://`` after an ``https://`` hop (an active attacker
     strips it); permanent codes 301/308 (RFC 9110 §15.4) so browsers remember.
-    - fail: content served over plain HTTP; a loop, more than 10 hops, a downgrade, or a
-      chain that never reaches https.
+    - fail: content served over plain HTTP; a loop, more than 10 hops, a downgrade, a chain
+      that never reaches https, or a redirect to a host that does not exist or refuses.
     - warn: the first redirect is temporary (302/303/307), or goes to another ``http://``
       URL first; nothing listens on port 80.
-    - error: the first request could not be made (DNS, policy, timeout).
+    - error: the first request could not be made (DNS, policy, timeout), or a later hop timed
+      out or was refused by the outbound policy.
     """
     start = f"http://{target}/"
     chain = ctx.net.http.follow(start)
@@ -77,7 +93,8 @@ def https_redirect(target: str, ctx: Context) -> Result:
     if not first.is_redirect:
         return Result.fail(
             f"{start} answers {first.status} over plain HTTP instead of redirecting to https://",
-            evidence, remediation=f"Answer every http:// request with a 301 to https://{target}/ (same path).",
+            evidence,
+            remediation=f"Answer every http:// request with a 301 to https://{target}/ (same path).",
         )
     broken = _broken_chain(chain, start)
     if broken:
@@ -110,8 +127,9 @@ def canonical_redirect(target: str, ctx: Context) -> Result:
 
     Starts at ``https://<target>/launch-ready-probe?lr=1`` and expects one permanent
     redirect (RFC 9110 §15.4.2 / §15.4.9) to the same path and query on the preferred host.
-    - fail: serves pages itself; never reaches the preferred host; loop; more than 10 hops;
-      a downgrade to http:// (RFC 6797 §7.2).
+    - fail: serves pages itself; nothing answers on its port 443; never reaches the preferred
+      host; loop; more than 10 hops; a downgrade to http:// (RFC 6797 §7.2); a hop whose host
+      does not exist or refuses the connection.
     - warn: more than one hop; path or query lost; temporary redirect code.
     - error: the first request could not be made.
     Metric: ``hops``.
@@ -122,6 +140,11 @@ def canonical_redirect(target: str, ctx: Context) -> Result:
     chain = ctx.net.http.follow(start)
     first = chain.hops[0]
     evidence = {"start": start, "expected": expected, "chain": chain.as_evidence()}
+    if first.error_kind == "connect" and "refused" in first.error.lower():
+        return Result.fail(
+            f"nothing answers on https://{target}/ (connection refused): visitors get an error, not {preferred}",
+            evidence, remediation=f"Serve {target} over HTTPS and redirect it to https://{preferred} with a 301.",
+        )
     if first.error:
         return Result.error(f"could not test: {first.error}", evidence)
     if not first.is_redirect:
@@ -134,8 +157,9 @@ def canonical_redirect(target: str, ctx: Context) -> Result:
         return broken
     arrival = next((i for i, h in enumerate(chain.hops) if urlsplit(h.url).hostname == preferred), None)
     if arrival is None:
+        failed = f" ({chain.final.error})" if chain.final.error else ""
         return Result.fail(
-            f"{start} ends at {chain.final.url}, not on {preferred}", evidence,
+            f"{start} ends at {chain.final.url}{failed}, not on {preferred}", evidence,
             remediation=f"Redirect {target} to https://{preferred} (same path) with a 301.",
         )
     hops = arrival
@@ -193,8 +217,10 @@ def hsts(target: str, ctx: Context) -> Result:
     policy = parse_sts(fields[0])
     evidence["effective"] = policy.as_evidence()
     if policy.error:
-        return Result.fail(f"the Strict-Transport-Security header is invalid, so browsers ignore it: {policy.error}",
-                           evidence, remediation=remediation)
+        return Result.fail(
+            f"the Strict-Transport-Security header is invalid, so browsers ignore it: {policy.error}",
+            evidence, remediation=remediation,
+        )
     metrics = {"max_age_s": policy.max_age_s}
     if policy.max_age_s == 0:
         return Result.fail("max-age=0 tells browsers to forget the HSTS policy", evidence,

@@ -44,11 +44,20 @@ def certificate(target: str, ctx: Context) -> Result:
       covered by a subjectAltName (RFC 9525 §6.3, wildcards one label only, CN ignored).
     - warn: under 30 days left.
     - pass: trusted, covers the host, 30 days or more left.
-    - error: no handshake (DNS, policy, refused, timeout, protocol failure).
+    - fail also: nothing listens on port 443 (connection refused: the port answered "closed").
+    - error: no handshake (DNS, policy, timeout, protocol failure).
     Metric: ``days_left``.
     """
     probe = ctx.net.tls.probe(target)
     evidence: dict = {"host": target, "address": probe.address, "elapsed_ms": round(probe.elapsed_ms, 1)}
+    if probe.error_kind == "connect" and "refused" in (probe.error or "").lower():
+        # A refused connection is an answer, not a failure to test: the port is closed.
+        evidence["error_kind"] = probe.error_kind
+        evidence["error"] = probe.error
+        return Result.fail(
+            f"nothing answers HTTPS on port 443 of {target} (connection refused)", evidence,
+            remediation=f"Serve {target} over HTTPS with a certificate from a public CA.",
+        )
     if probe.error or probe.leaf is None:
         evidence["error_kind"] = probe.error_kind
         return Result.error(f"could not test: {probe.error or 'no certificate served'}", evidence)
@@ -91,13 +100,13 @@ def _problems(target, probe, leaf, now, days, matched) -> list[tuple[Status, str
         problems.append((Status.FAIL, f"{target}: certificate not trusted: {reason}"))
     if now < leaf.not_before:
         problems.append((Status.FAIL, f"{target}: certificate not valid until {leaf.not_before:%Y-%m-%d}"))
+    until = f"{leaf.not_after:%Y-%m-%d}"
     if leaf.not_after <= now:
-        ago = max(0, -days)
-        problems.append((Status.FAIL, f"{target}: certificate expired {ago} days ago ({leaf.not_after:%Y-%m-%d})"))
+        problems.append((Status.FAIL, f"{target}: certificate expired {max(0, -days)} days ago ({until})"))
     elif days < FAIL_DAYS:
-        problems.append((Status.FAIL, f"{target}: certificate expires in {days} days ({leaf.not_after:%Y-%m-%d})"))
+        problems.append((Status.FAIL, f"{target}: certificate expires in {days} days ({until})"))
     elif days < WARN_DAYS:
-        problems.append((Status.WARN, f"{target}: certificate expires in {days} days ({leaf.not_after:%Y-%m-%d})"))
+        problems.append((Status.WARN, f"{target}: certificate expires in {days} days ({until})"))
     if matched is None:
         names = ", ".join(leaf.san_dns) or "no subjectAltName (the CN is not used)"
         problems.append((Status.FAIL, f"{target} is not covered by the certificate's names: {names}"))

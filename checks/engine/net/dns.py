@@ -86,6 +86,15 @@ class DnsClient:
         key = (name.lower().rstrip("."), rdtype.upper())
         return self._memo.get(key, lambda: self._ask(*key))
 
+    def address_answers(self, host: str) -> list[DnsAnswer]:
+        """The A and AAAA answers of ``host``, asked at the same time (a name that times out
+        costs one timeout, not two)."""
+        aaaa = threading.Thread(target=self.query, args=(host, "AAAA"), daemon=True)
+        aaaa.start()
+        a_answer = self.query(host, "A")
+        aaaa.join()
+        return [a_answer, self.query(host, "AAAA")]  # memoised: no second query
+
     def addresses(self, host: str) -> list[str]:
         """IPv4 then IPv6 addresses of ``host`` (an IP literal is returned as is).
 
@@ -96,11 +105,32 @@ class DnsClient:
             return [str(ipaddress.ip_address(literal))]
         except ValueError:
             pass
-        answers = [self.query(host, "A"), self.query(host, "AAAA")]
+        answers = self.address_answers(host)
         found = [r for a in answers for r in a.records]
         if found:
             return found
         raise ResolveError(describe_failure(host, answers), answers)
+
+    def cname_loop(self, name: str) -> list[str] | None:
+        """The CNAME targets from ``name`` when they come back to a name already seen, else
+        ``None``; asks for each hop's CNAME record itself (one query per hop, memoised).
+
+        Many resolvers answer an address query for a looping chain with SERVFAIL and no
+        records; walking the chain hop by hop tells a loop (RFC 1034 §3.6.2: loops should be
+        detected and reported as errors) from a broken server.
+        """
+        seen, chain, current = [name.lower().rstrip(".")], [], name
+        for _ in range(MAX_CNAME_HOPS):
+            answer = self.query(current, "CNAME")
+            if not answer.records:
+                return None
+            target = str(answer.records[0]).lower().rstrip(".")
+            chain.append(target)
+            if target in seen:
+                return chain
+            seen.append(target)
+            current = target
+        return None
 
     def _ask(self, name: str, rdtype: str) -> DnsAnswer:
         try:
@@ -177,7 +207,8 @@ def describe_failure(host: str, answers: list[DnsAnswer]) -> str:
     """One sentence for why ``host`` has no address, from its A and AAAA answers."""
     for answer in answers:
         if not answer.answered:
-            return f"{host}: {answer.rdtype} query failed ({answer.rcode}: {answer.error or 'server failure'})"
+            reason = answer.error or "server failure"
+            return f"{host}: {answer.rdtype} query failed ({answer.rcode}: {reason})"
     chain = answers[0].cname_chain
     if answers[0].rcode == "NXDOMAIN":
         if chain:

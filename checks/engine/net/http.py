@@ -9,6 +9,7 @@ deadline over the whole exchange — so a server that drips bytes cannot hold a 
 from __future__ import annotations
 
 import contextvars
+import re
 import ssl
 import threading
 import time
@@ -200,10 +201,12 @@ class HttpClient:
     def __init__(self, profile: NetworkProfile, dns: DnsClient) -> None:
         self.profile = profile
         self.backend = GuardedBackend(profile, dns)
-        transport = httpx.HTTPTransport(verify=profile.ssl_context())
+        # One context for both: loading the system trust store costs tens of ms of CPU.
+        context = profile.ssl_context()
+        transport = httpx.HTTPTransport(verify=context)
         # httpx builds its own pool with the default backend; ours is the policy seam.
         transport._pool = httpcore.ConnectionPool(
-            ssl_context=profile.ssl_context(), network_backend=self.backend,
+            ssl_context=context, network_backend=self.backend,
             max_connections=64, keepalive_expiry=5.0,
         )
         self._client = httpx.Client(
@@ -302,7 +305,17 @@ def _describe(exc: httpx.HTTPError) -> tuple[str, str]:
         return "timeout", f"timed out ({type(exc).__name__})"
     text = str(exc) or type(exc).__name__
     if isinstance(cause, ssl.SSLError) or "SSL" in text or "certificate" in text:
-        return "tls", f"TLS failed: {text}"
+        return "tls", f"TLS failed: {_openssl_plain(text)}"
     if isinstance(exc, httpx.ConnectError):
         return "connect", text
     return "protocol", text
+
+
+_OPENSSL_NOISE = re.compile(r"\[SSL: [A-Z0-9_]+\]\s*|\s*\(_ssl\.c:\d+\)")
+
+
+def _openssl_plain(text: str) -> str:
+    """OpenSSL's message without its library tags and C line numbers, for people to read:
+    ``[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired
+    (_ssl.c:1006)`` → ``certificate verify failed: certificate has expired``."""
+    return _OPENSSL_NOISE.sub("", text).strip()

@@ -126,6 +126,7 @@ class TlsClient:
         self.profile = profile
         self.dns = dns
         self._memo = Memo()
+        self._contexts = Memo()
 
     def probe(self, host: str, port: int = 443) -> TlsProbe:
         return self._memo.get((host, port), lambda: self._probe(host, port))
@@ -155,17 +156,28 @@ class TlsClient:
             refusals.append(refusal)
         raise _ProbeError("policy", "; ".join(refusals))
 
-    def _handshake(self, probe: TlsProbe, address: str, *, verify: bool) -> None:
+    def _context(self, verify: bool) -> ssl.SSLContext:
+        """One context per kind per client: loading the trust store costs tens of ms of CPU,
+        and a context is safe to share between threads once configured."""
+        return self._contexts.get(verify, lambda: self._new_context(verify))
+
+    def _new_context(self, verify: bool) -> ssl.SSLContext:
         context = self.profile.ssl_context(verify=verify)
         context.check_hostname = False  # names are matched by the check, per RFC 9525
         # Accept whatever the server offers so that old versions are observed, not refused.
         context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        return context
+
+    def _handshake(self, probe: TlsProbe, address: str, *, verify: bool) -> None:
+        context = self._context(verify)
         timeout = self.profile.connect_timeout_s
         port = self.profile.port(probe.port)
         try:
             raw = socket.create_connection((address, port), timeout=timeout)
         except TimeoutError:
-            raise _ProbeError("timeout", f"no TCP answer from {address}:{probe.port} within {timeout:g} s") from None
+            raise _ProbeError(
+                "timeout", f"no TCP answer from {address}:{probe.port} within {timeout:g} s"
+            ) from None
         except OSError as exc:
             raise _ProbeError("connect", f"{address}:{probe.port}: {exc.strerror or exc}") from None
         try:
@@ -181,7 +193,9 @@ class TlsClient:
             probe.verify_message = exc.verify_message
             self._handshake(probe, address, verify=False)
         except TimeoutError:
-            raise _ProbeError("timeout", f"TLS handshake with {address} timed out after {timeout:g} s") from None
+            raise _ProbeError(
+                "timeout", f"TLS handshake with {address} timed out after {timeout:g} s"
+            ) from None
         except (ssl.SSLError, OSError) as exc:
             raise _ProbeError("tls", f"TLS handshake with {address} failed: {exc}") from None
         finally:

@@ -1,0 +1,122 @@
+"""Audit wall time against the slowest single check, on the demo scenario with slow routes.
+
+Every route of every host in ``scenarios/demo.yaml`` is given ``latency_ms: 200`` (default
+routes and ``http: redirect`` shorthands included), the sandbox is started once, and:
+
+(a) each unit (check, target) of the plan runs alone in a fresh ``Net`` — nothing shared
+    with any other unit — and is timed from ``Net()`` to ``Net.close()``;
+(b) the full audit (``run_audit``: every unit concurrently, one shared ``Net``) is timed the
+    same way.
+
+The target: the audit's wall time is at most 1.5 × the slowest single unit. Units are I/O
+bound and independent, so running them together must cost about as much as the longest
+one, not their sum. Prints one ``name: value unit`` line per figure, the headline ratio
+last; exits 1 when the target is missed or the audit's verdicts differ from the scenario's
+``expect`` (a fast but wrong audit proves nothing), 2 when the sandbox cannot start.
+
+Engine only (no Django): ``.venv/bin/python benchmarks/audit_wall.py [--scenario FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from checks.engine.audit import run_audit, spec_from_dict  # noqa: E402
+from checks.engine.net.profile import NetworkProfile  # noqa: E402
+from checks.engine.net.session import Net  # noqa: E402
+from checks.engine.registry import Context  # noqa: E402
+from checks.engine.result import Outcome  # noqa: E402
+from checks.engine.runner import Unit, plan, run_unit  # noqa: E402
+from checks.engine.spec import ProjectSpec  # noqa: E402
+from checks.sandbox import Sandbox, Scenario, ScenarioError, load_scenario  # noqa: E402
+
+ROUTE_LATENCY_MS = 200.0
+TARGET_RATIO = 1.5
+
+
+def slow_scenario(path: Path, latency_ms: float = ROUTE_LATENCY_MS) -> Scenario:
+    """The scenario at ``path`` with ``latency_ms`` on every HTTP and HTTPS route."""
+    scenario = load_scenario(path)
+    for host in scenario.hosts.values():
+        for routes in (host.https, host.http):
+            for route in routes or ():
+                route.latency_ms = latency_ms
+    return scenario
+
+
+def time_single(unit: Unit, project: ProjectSpec, profile: NetworkProfile) -> tuple[float, Outcome, int]:
+    """``(wall ms, outcome, connections opened)`` of ``unit`` run alone in a fresh ``Net``."""
+    started = time.perf_counter()
+    with Net(profile) as net:
+        outcome = run_unit(unit, Context(net, project))
+        connections = net.counters()["connections_opened"]
+    return (time.perf_counter() - started) * 1000, outcome, connections
+
+
+def expect_mismatches(scenario: Scenario, outcomes: list[Outcome]) -> list[str]:
+    """Each ``check target: expected X, got Y`` where the audit disagrees with ``expect``."""
+    got = {(o.check_id, o.target): o.result.status.value for o in outcomes}
+    return [
+        f"{check_id} {target}: expected {status}, got {got.get((check_id, target), 'nothing')}"
+        for check_id, targets in scenario.expect.items()
+        for target, status in targets.items()
+        if got.get((check_id, target)) != status
+    ]
+
+
+def line(name: str, value: float, unit: str) -> None:
+    text = f"{value:.0f}" if unit in ("ms", "count") else f"{value:.2f}"
+    print(f"{name}: {text} {unit}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", type=Path, default=REPO / "scenarios" / "demo.yaml")
+    args = parser.parse_args(argv)
+    try:
+        scenario = slow_scenario(args.scenario)
+        project = spec_from_dict(scenario.project)
+        sandbox = Sandbox(scenario)
+        sandbox.start()
+    except (ScenarioError, ValueError, OSError) as exc:
+        print(f"cannot start the sandbox: {exc}", file=sys.stderr)
+        return 2
+    try:
+        units = plan(project)
+        singles = [time_single(unit, project, sandbox.profile) for unit in units]
+        started = time.perf_counter()
+        outcomes, counters = run_audit(project, sandbox.profile)
+        wall_ms = (time.perf_counter() - started) * 1000
+    finally:
+        sandbox.stop()
+
+    slowest_ms, slowest_outcome, _ = max(singles, key=lambda s: s[0])
+    ratio = wall_ms / slowest_ms
+    mismatches = expect_mismatches(scenario, outcomes)
+    print(f"# slowest single unit: {slowest_outcome.check_id} {slowest_outcome.target}", file=sys.stderr)
+    for mismatch in mismatches:
+        print(f"# verdict differs from expect: {mismatch}", file=sys.stderr)
+    line("units", len(units), "count")
+    line("route_latency", ROUTE_LATENCY_MS, "ms")
+    line("single_checks_sum", sum(s[0] for s in singles), "ms")
+    line("slowest_single_check", slowest_ms, "ms")
+    line("single_connections_sum", sum(s[2] for s in singles), "count")
+    line("audit_wall", wall_ms, "ms")
+    line("dns_queries", counters["dns_queries"], "count")
+    line("connections_opened", counters["connections_opened"], "count")
+    line("expect_mismatches", len(mismatches), "count")
+    line("audit_wall_vs_slowest", ratio, "ratio")
+    if ratio > TARGET_RATIO:
+        print(f"# target missed: audit wall {wall_ms:.0f} ms > {TARGET_RATIO} × slowest single "
+              f"{slowest_ms:.0f} ms", file=sys.stderr)
+    return 1 if ratio > TARGET_RATIO or mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The handover PDF of the demo project, audited against the real demo sandbox on loopback.
+
+The PDF's text (poppler's ``pdftotext``) must hold every host with what DNS answered, the
+four findings in fix order with their remediation, the stage table, the could-not-test list
+and the rollback notes, and none of the evidence behind them. Its pages are kept as PNG in
+``test-artifacts/handover/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+
+from checks import services
+from checks.engine.net.session import Net
+from checks.network import network_for
+from checks.sandbox import load_scenario
+from handover.services import handover_create
+from projects.services import project_sync_from_scenario
+from tests.conftest import SCENARIOS
+from tests.handover.pdf import flat, keep_pages, page_count, pdf_text
+
+# Each test only reads the values the module fixture captured; the mark makes pytest-django set up
+# the test database that fixture writes to.
+pytestmark = pytest.mark.django_db
+
+HOSTS = ["clubhouse.test", "www.clubhouse.test", "app.clubhouse.test", "api.clubhouse.test",
+         "admin.clubhouse.test"]
+
+# The demo's four faults, in fix order: (number, impact, status, check id, check title, target,
+# finding, remediation).
+FINDINGS = [
+    (1, "BLOCKER", "fail", "tls.certificate", "Valid certificate", "api.clubhouse.test", "Open",
+     "Renew the certificate and automate renewal (ACME, e.g. Let's Encrypt)."),
+    (2, "BLOCKER", "fail", "dns.resolves", "Host resolves to an address", "admin.clubhouse.test", "Open",
+     "Add an A (and AAAA) or CNAME record for admin.clubhouse.test at the DNS provider."),
+    (3, "HIGH", "fail", "http.hsts", "HSTS policy", "app.clubhouse.test", "Open",
+     "Send one header on every HTTPS response of app.clubhouse.test: "
+     "Strict-Transport-Security: max-age=31536000; includeSubDomains"),
+    (4, "MEDIUM", "warn", "http.canonical_redirect", "One canonical host", "clubhouse.test", "Open",
+     "Redirect clubhouse.test straight to https://www.clubhouse.test (same path) with one 301."),
+]
+
+ROLLBACK = (
+    "Deploys are tagged releases on the PaaS. To roll back: paas releases lists them, "
+    "paas rollback v<N> restores the previous one in about a minute. Database migrations "
+    "are backwards compatible for one release."
+)
+
+
+@dataclass(frozen=True)
+class Handover:
+    """One audit of the demo and its handover, captured as plain values (no rows)."""
+
+    run_id: int
+    project_id: int
+    finished_at: datetime
+    document_run_id: int
+    document_project_id: int
+    document_size: int
+    created_at: datetime
+    pdf: bytes
+    results: dict[tuple[str, str], tuple[str, dict]]  # (check id, target) → (summary, evidence)
+    addresses: dict[str, str]  # host → the A records the sandbox serves, asked independently
+    dns_server: str
+    text: str  # reading order, whitespace made single spaces
+    layout: str  # physical layout: one table row per line
+
+
+@pytest.fixture(scope="module")
+def demo_handover(django_db_setup, django_db_blocker) -> Handover:
+    """Audit the demo once for this module (the audit's stages run in threads, so its rows
+    are committed), keep what the tests read, and delete the project again."""
+    with django_db_blocker.unblock():
+        project = project_sync_from_scenario(load_scenario(SCENARIOS / "demo.yaml"))
+        try:
+            return _audit_and_hand_over(project)
+        finally:
+            project.delete()
+
+
+def _audit_and_hand_over(project) -> Handover:
+    run = services.audit_start(project=project, dispatch=False)
+    # Hold the sandbox open around the audit (as the CLI does) so the test can ask the same
+    # DNS server what it serves, and compare the PDF with that.
+    with network_for(project) as profile, Net(profile) as net:
+        services.audit_execute(run.pk)
+        addresses = {h: ",".join(net.dns.query(h, "A").records) for h in HOSTS}
+        dns_server = profile.nameservers[0]
+    run.refresh_from_db()
+    assert run.state == "done"
+    document = handover_create(project=project, run=run)
+    pdf = bytes(document.pdf)
+    keep_pages(pdf, "demo")
+    return Handover(
+        run_id=run.pk, project_id=project.pk, finished_at=run.finished_at,
+        document_run_id=document.run_id, document_project_id=document.project_id,
+        document_size=document.size_bytes, created_at=document.created_at, pdf=pdf,
+        results={(r.check_id, r.target): (r.summary, r.evidence) for r in run.results.all()},
+        addresses=addresses, dns_server=dns_server,
+        text=flat(pdf_text(pdf)), layout=pdf_text(pdf, layout=True),
+    )
+
+
+def test_the_document_is_kept_with_the_run_it_was_built_from(demo_handover):
+    assert demo_handover.document_run_id == demo_handover.run_id
+    assert demo_handover.document_project_id == demo_handover.project_id
+    assert demo_handover.pdf.startswith(b"%PDF-")
+    assert demo_handover.document_size == len(demo_handover.pdf)
+    assert page_count(demo_handover.pdf) == 5
+
+
+def test_the_cover_names_the_project_client_agency_and_the_audit_it_came_from(demo_handover):
+    text = demo_handover.text
+    finished = f"{demo_handover.finished_at:%-d %B %Y, %H:%M} UTC"
+    assert text.startswith(
+        "LAUNCH HANDOVER Clubhouse What the launch surface looks like, what is left to fix, and how "
+        "to roll back. Client Clubhouse Ltd Prepared by Sandbox Domain clubhouse.test Generated "
+    )
+    assert f" From audit Audit #{demo_handover.run_id} of {finished} " in text
+    glance = re.search(r"^ *(\d+) +(\d+) +(\d+) +(\d+)\n+ *(blockers left.*)$", demo_handover.layout, re.M)
+    assert glance.groups()[:4] == ("2", "4", "13", "4")
+    assert re.split(r"\s{2,}", glance.group(5)) == [
+        "blockers left", "findings to fix", "checks passed", "could not be tested"
+    ]
+    generated = re.search(r"Generated (\d+ \w+ \d{4}, \d\d:\d\d) UTC", text).group(1)
+    assert generated == f"{demo_handover.created_at:%-d %B %Y, %H:%M}"
+
+
+def test_the_contents_list_every_section_with_its_page(demo_handover):
+    rows = re.findall(r"^(\d\. [^\n]+?)\s{2,}(\d+)$", demo_handover.layout, re.M)
+    assert rows == [
+        ("1. Domains and DNS", "2"),
+        ("2. Critical endpoints", "2"),
+        ("3. Status by stage", "3"),
+        ("4. Findings, in fix order", "3"),
+        ("5. Could not test", "4"),
+        ("6. Rollback", "5"),
+    ]
+
+
+def test_every_host_is_listed_with_what_dns_answered(demo_handover):
+    apex = demo_handover.addresses["clubhouse.test"]
+    assert re.fullmatch(r"127\.\d+\.\d+\.10", apex)  # the sandbox's first host address
+    rows = re.findall(r"^ (\S+\.test)\s+(pass|fail)\s+(.+?)\s{2,}(.+)$", demo_handover.layout, re.M)
+    answers = {host: (dns, answer) for host, dns, answer, _ in rows}
+    assert answers == {
+        "clubhouse.test": ("pass", apex),
+        "www.clubhouse.test": ("pass", demo_handover.addresses["www.clubhouse.test"]),
+        "app.clubhouse.test": ("pass", demo_handover.addresses["app.clubhouse.test"]),
+        "api.clubhouse.test": ("pass", demo_handover.addresses["api.clubhouse.test"]),
+        "admin.clubhouse.test": ("fail", "admin.clubhouse.test does not exist"),
+    }
+    assert demo_handover.addresses["admin.clubhouse.test"] == ""  # NXDOMAIN: no address
+    admin_row = (r"^ admin\.clubhouse\.test +fail +admin\.clubhouse\.test does not exist +could not test\n"
+                 r" subdomain +\(NXDOMAIN\)\n")
+    assert re.search(admin_row, demo_handover.layout, re.M)
+
+
+def test_the_certificate_column_says_which_certificate_has_expired(demo_handover):
+    rows = dict(re.findall(r"^ (\S+\.test)\s+pass\s+\S+\s{2,}(.+)$", demo_handover.layout, re.M))
+    assert rows["api.clubhouse.test"].startswith("expired ")
+    for host in ("clubhouse.test", "www.clubhouse.test", "app.clubhouse.test"):
+        assert rows[host].startswith("valid until ")
+
+
+def test_the_critical_endpoints_are_listed_with_their_method(demo_handover):
+    rows = re.findall(r"^ (\w+)\s+(GET|POST)\s+(https://\S+)$", demo_handover.layout, re.M)
+    assert rows == [
+        ("homepage", "GET", "https://www.clubhouse.test/"),
+        ("login", "POST", "https://app.clubhouse.test/login"),
+        ("health", "GET", "https://api.clubhouse.test/health"),
+        ("feed", "GET", "https://api.clubhouse.test/v1/feed"),
+        ("membership", "GET", "https://api.clubhouse.test/v1/membership"),
+        ("profile", "GET", "https://api.clubhouse.test/v1/me"),
+        ("webhook", "POST", "https://api.clubhouse.test/webhooks/stripe"),
+    ]
+
+
+def test_the_stage_table_counts_pass_warn_fail_and_could_not_test(demo_handover):
+    rows = re.findall(r"^ (\d\. [A-Z][\w &]+?|All stages)\s{2,}(.+)$", demo_handover.layout, re.M)
+    assert [(stage, " ".join(cells.split())) for stage, cells in rows] == [
+        ("1. Quick audit", "no checks in this audit"),
+        ("2. Domain & edge", "13 1 3 4"),
+        ("3. Production hardening", "no checks in this audit"),
+        ("4. Performance", "no checks in this audit"),
+        ("5. Monitoring", "no checks in this audit"),
+        ("6. Email", "no checks in this audit"),
+        ("7. Handover", "no checks in this audit"),
+        ("All stages", "13 1 3 4"),
+    ]
+
+
+def test_the_four_findings_come_in_fix_order_with_their_remediation(demo_handover):
+    text = demo_handover.text
+    positions = []
+    for number, impact, status, check_id, title, target, finding, remediation in FINDINGS:
+        summary, _ = demo_handover.results[(check_id, target)]
+        card = (f"{number} {summary} Impact {impact} Status {status} Check {check_id} · {title} · "
+                f"Domain & edge Target {target} Finding {finding} REMEDIATION {remediation}")
+        assert card in text
+        positions.append(text.index(card))
+    assert positions == sorted(positions)
+    assert text.count(" REMEDIATION ") == 4
+
+
+def test_the_could_not_test_list_gives_each_reason(demo_handover):
+    section = demo_handover.text.split("5. Could not test ")[2].split(" 6. Rollback ")[0]
+    # The table may break across pages: drop the footer and the repeated header.
+    section = re.sub(r"Clubhouse · launch handover Page \d of \d ", "", section)
+    section = section.replace("CHECK TARGET REASON ", "")
+    assert section == (
+        "These checks could not reach a verdict: they are neither passed nor failed. Each one needs a "
+        "look once its cause is fixed. "
+        "http.hsts admin.clubhouse.test admin.clubhouse.test does not exist (NXDOMAIN) "
+        "http.hsts api.clubhouse.test TLS failed: certificate verify failed: certificate has expired "
+        "http.https_redirect admin.clubhouse.test admin.clubhouse.test does not exist (NXDOMAIN) "
+        "tls.certificate admin.clubhouse.test admin.clubhouse.test does not exist (NXDOMAIN)"
+    )
+
+
+def test_the_rollback_notes_close_the_document(demo_handover):
+    assert demo_handover.text.endswith(f"6. Rollback {ROLLBACK} Clubhouse · launch handover Page 5 of 5")
+
+
+def test_every_page_but_the_cover_is_numbered(demo_handover):
+    footers = re.findall(r"Clubhouse · launch handover Page (\d) of (\d)", demo_handover.text)
+    assert footers == [("2", "5"), ("3", "5"), ("4", "5"), ("5", "5")]
+
+
+def test_no_evidence_beyond_short_facts_reaches_the_pdf(demo_handover):
+    text = demo_handover.text
+    _, tls = demo_handover.results[("tls.certificate", "api.clubhouse.test")]
+    leaf = tls["chain"][0]
+    for proof in (leaf["serial_hex"], leaf["sha256"], leaf["subject"], leaf["issuer"],
+                  demo_handover.dns_server, "elapsed", "Location", "max-age=63072000", "{"):
+        assert proof not in text
