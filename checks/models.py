@@ -65,6 +65,9 @@ class StageRun(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "stage"], name="one_stage_row_per_run")]
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.stage} of run {self.run_id}"
+
 
 class CheckResult(models.Model):
     """What one check found for one target in one run; written as the check ends."""

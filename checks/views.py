@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -44,12 +46,23 @@ def run_detail(request, run_id: int):
 
 
 def _risk_page(request, project, run):
+    """The risk list of ``run``: ``risks`` as (CheckResult, Finding | None) pairs in fix order,
+    ``untested`` (status error), ``summary`` (counts); each result carries ``evidence_json``."""
     context = {"project": project, "run": run}
     if run is not None:
         findings = selectors.findings_by_key(project)
+        risks = selectors.risk_list(run)
+        untested = selectors.untested(run)
+        for result in [*risks, *untested]:
+            result.evidence_json = _pretty(result.evidence)
         context.update(
-            risks=[(r, findings.get((r.check_id, r.target))) for r in selectors.risk_list(run)],
-            untested=selectors.untested(run),
+            risks=[(r, findings.get((r.check_id, r.target))) for r in risks],
+            untested=untested,
             summary=selectors.risk_summary(run),
         )
     return render(request, "checks/risks.html", context)
+
+
+def _pretty(evidence) -> str:
+    """Evidence as indented JSON for a <pre> (autoescaped by the template)."""
+    return json.dumps(evidence, indent=2, ensure_ascii=False, default=str)

@@ -6,7 +6,9 @@ from django.db import models
 
 class HandoverDocument(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="handovers")
-    run = models.ForeignKey("checks.AuditRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run = models.ForeignKey(
+        "checks.AuditRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Kept in the database: web, worker and CLI share it with no shared volume to manage.
     pdf = models.BinaryField()
     size_bytes = models.PositiveIntegerField(default=0)

@@ -118,7 +118,8 @@ def test_progress_counts_results_as_they_are_written(demo_project):
     services.audit_execute(run.pk)
     run.refresh_from_db()
     progress = services.run_progress(run)
-    assert (progress["state"], progress["done"], progress["planned"], progress["percent"]) == ("done", 21, 21, 100)
+    assert (progress["state"], progress["done"], progress["planned"]) == ("done", 21, 21)
+    assert progress["percent"] == 100
     assert progress["stages"] == [{"stage": "edge", "title": "Domain & edge", "done": 21, "planned": 21}]
 
 
@@ -141,7 +142,8 @@ def test_the_sweeper_finishes_a_run_no_worker_ever_picked_up(demo_project):
     AuditRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=1))
     assert services.sweep_stale_audits() == 1
     run.refresh_from_db()
-    assert (run.state, run.error) == ("error", "no worker picked this audit up; is the Celery worker running?")
+    assert run.state == "error"
+    assert run.error == "no worker picked this audit up; is the Celery worker running?"
 
 
 def test_a_project_whose_scenario_file_is_gone_ends_in_error_with_the_reason(editable_project):

@@ -142,8 +142,10 @@ def canonical_redirect(target: str, ctx: Context) -> Result:
     evidence = {"start": start, "expected": expected, "chain": chain.as_evidence()}
     if first.error_kind == "connect" and "refused" in first.error.lower():
         return Result.fail(
-            f"nothing answers on https://{target}/ (connection refused): visitors get an error, not {preferred}",
-            evidence, remediation=f"Serve {target} over HTTPS and redirect it to https://{preferred} with a 301.",
+            f"nothing answers on https://{target}/ (connection refused): "
+            f"visitors get an error, not {preferred}",
+            evidence,
+            remediation=f"Serve {target} over HTTPS and redirect it to https://{preferred} with a 301.",
         )
     if first.error:
         return Result.error(f"could not test: {first.error}", evidence)

@@ -82,7 +82,8 @@ class Command(BaseCommand):
         summary = selectors.risk_summary(run)
         counts = summary["counts"]
         took = f"{run.duration_s:.1f} s" if run.duration_s is not None else "-"
-        write(f"Launch Ready audit #{run.pk} of {project.name} ({project.apex_domain}): {run.state} in {took}")
+        write(f"Launch Ready audit #{run.pk} of {project.name} ({project.apex_domain}): "
+              f"{run.state} in {took}")
         write(", ".join(f"{counts[s]} {s}" for s in ("pass", "warn", "fail", "error", "skipped")))
         write(f"Blockers left: {summary['blockers']}\n")
         risks = selectors.risk_list(run)
