@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
 from handover.services import handover_create as create_document
@@ -22,7 +23,7 @@ def handover_create(request, project_id: int):
     """
     project = access.project_for(request.user, project_id, write=True)
     document = create_document(project=project, user=request.user)
-    messages.success(request, f"Handover PDF generated ({document.size_bytes // 1024} KB).")
+    messages.success(request, f"Handover PDF generated ({filesizeformat(document.size_bytes)}).")
     return redirect("projects:detail", project_id=project.pk)
 
 

@@ -2,35 +2,73 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django import forms
+from django.conf import settings
 
 from checks.engine.hostnames import InvalidHostname, normalize_hostname
 from checks.engine.spec import ENDPOINT_KINDS
+from checks.network import scenario_path
 from projects.models import Endpoint, Project
 
 METHODS = {m for m, _ in Endpoint.METHODS}
+REAL_NETWORK = ("", "Real network")
+
+
+def scenario_choices() -> list[tuple[str, str]]:
+    """``[("", "Real network"), ("demo.yaml", "demo.yaml"), …]``: the ``*.yaml`` files directly
+    in ``SCENARIOS_DIR``, by name. The only scenario values the form accepts."""
+    directory = Path(settings.SCENARIOS_DIR)
+    names = sorted(p.name for p in directory.glob("*.yaml") if p.is_file()) if directory.is_dir() else []
+    return [REAL_NETWORK, *((name, name) for name in names)]
 
 
 class ProjectForm(forms.ModelForm):
+    """Create or edit a project. ``agencies`` is the queryset the user is staff of.
+
+    ``subdomains_text`` cleans to a list of labels, ``endpoints_text`` to
+    ``[(kind, METHOD, url)]``; ``sandbox_scenario`` (only when ``SANDBOX_ENABLED``) to a file
+    name from ``scenario_choices()`` or "" for the real network.
+    """
+
+    # Declared, so the model's free-text column is never exposed: only listed names are valid.
+    sandbox_scenario = forms.ChoiceField(
+        label="Sandbox scenario", choices=[REAL_NETWORK], required=False,
+        help_text="Audit a simulated launch surface from a scenario file instead of the real network",
+    )
     subdomains_text = forms.CharField(
         label="Subdomains", required=False, initial="www, app, api, admin",
         help_text="Labels under the apex, separated by commas",
     )
     endpoints_text = forms.CharField(
-        label="Critical endpoints", required=False, widget=forms.Textarea(attrs={"rows": 5}),
+        label="Critical endpoints", required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono", "spellcheck": "false"}),
         help_text="One per line: kind [METHOD] URL — kinds: " + ", ".join(ENDPOINT_KINDS),
     )
 
     class Meta:
         model = Project
-        fields = ["agency", "name", "client_name", "apex_domain", "preferred_host", "rollback_notes"]
+        fields = [
+            "agency", "name", "client_name", "apex_domain", "preferred_host", "rollback_notes",
+            "sandbox_scenario",
+        ]
         widgets = {"rollback_notes": forms.Textarea(attrs={"rows": 4})}
+        labels = {"apex_domain": "Apex domain", "preferred_host": "Canonical host"}
+
+    field_order = [
+        "agency", "name", "client_name", "apex_domain", "preferred_host", "subdomains_text",
+        "endpoints_text", "rollback_notes", "sandbox_scenario",
+    ]
 
     def __init__(self, *args, agencies, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = agencies
         if agencies.count() == 1:
+            # Nothing to choose: keep the field (so it is validated) but do not show it.
             self.fields["agency"].initial = agencies.first()
+            self.fields["agency"].widget = forms.HiddenInput()
+        self._scenario_field()
         if self.instance.pk:
             self.fields["agency"].disabled = True
             self.fields["subdomains_text"].initial = ", ".join(self.instance.subdomains or [])
@@ -38,12 +76,42 @@ class ProjectForm(forms.ModelForm):
                 f"{e.kind} {e.method} {e.url}" for e in self.instance.endpoints.all()
             )
 
+    def _scenario_field(self) -> None:
+        """Add the sandbox scenario choice when the sandbox is enabled.
+
+        A project tied to a scenario outside the listing (by the CLI) keeps it as an extra
+        choice, so saving the form does not silently move it to the real network.
+        """
+        if not settings.SANDBOX_ENABLED:
+            del self.fields["sandbox_scenario"]
+            return
+        choices = scenario_choices()
+        current = self.instance.sandbox_scenario if self.instance.pk else ""
+        initial = ""
+        if current:
+            listed = {name for name, _ in choices if name}
+            name = Path(current).name
+            if name in listed and scenario_path(name) == scenario_path(current):
+                initial = name
+            else:
+                choices.append((current, f"Current: {name} (set outside this form)"))
+                initial = current
+        self.fields["sandbox_scenario"].choices = choices
+        self.initial["sandbox_scenario"] = initial
+
     def clean_apex_domain(self) -> str:
         return _hostname(self.cleaned_data["apex_domain"])
 
     def clean_preferred_host(self) -> str:
         value = self.cleaned_data.get("preferred_host", "").strip()
         return _hostname(value) if value else ""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        apex, preferred = cleaned.get("apex_domain"), cleaned.get("preferred_host")
+        if apex and preferred and preferred != apex and not preferred.endswith("." + apex):
+            self.add_error("preferred_host", f"The canonical host must be {apex} or a name under it")
+        return cleaned
 
     def clean_subdomains_text(self) -> list[str]:
         labels = [s.strip().lower() for s in self.cleaned_data["subdomains_text"].split(",") if s.strip()]
@@ -53,7 +121,7 @@ class ProjectForm(forms.ModelForm):
 
     def clean_endpoints_text(self) -> list[tuple[str, str, str]]:
         endpoints = []
-        url_field = forms.URLField()
+        url_field = forms.URLField(assume_scheme="https")
         for number, line in enumerate(self.cleaned_data["endpoints_text"].splitlines(), 1):
             parts = line.split()
             if not parts:

@@ -64,8 +64,8 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="granted_projects",
         help_text="Client users who may see this project (read-only)",
     )
-    # A scenario file under SCENARIOS_DIR (or given to the CLI): audits then run against the
-    # sandbox. Set by the CLI and the demo seed only, never from a form.
+    # A scenario file: audits then run against its sandbox. The form offers only the files in
+    # SCENARIOS_DIR (by name); the CLI may store an absolute path. Never a path typed by a user.
     sandbox_scenario = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -140,7 +140,9 @@ class Finding(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "check_id", "target"], name="one_finding_per_check_target")
+            models.UniqueConstraint(
+                fields=["project", "check_id", "target"], name="one_finding_per_check_target"
+            )
         ]
 
     def __str__(self) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 
+from checks.engine.hostnames import InvalidHostname
+from checks.models import AuditRun
 from checks.selectors import latest_finished_run, risk_summary
 from checks.services import run_progress
 from projects import access
@@ -15,8 +20,10 @@ from projects.forms import ProjectForm
 
 @login_required
 def project_list(request):
-    projects = access.projects_for(request.user).select_related("agency").prefetch_related("runs")
-    rows = [{"project": p, "run": next(iter(p.runs.all()), None)} for p in projects]
+    # Only each project's latest run is fetched (a sliced prefetch: one query, a window function).
+    latest = Prefetch("runs", queryset=AuditRun.objects.all()[:1], to_attr="latest_runs")
+    projects = access.projects_for(request.user).select_related("agency").prefetch_related(latest)
+    rows = [{"project": p, "run": next(iter(p.latest_runs), None)} for p in projects]
     return render(request, "projects/list.html", {
         "rows": rows,
         "can_create": access.staff_agencies(request.user).exists(),
@@ -64,4 +71,15 @@ def project_detail(request, project_id: int):
         "summary": risk_summary(finished) if finished else None,
         "documents": project.handovers.defer("pdf")[:10],
         "can_write": access.can_write(request.user, project),
+        "hosts": _hosts(project),
+        # Only the file name: the server's paths are none of the reader's business.
+        "scenario_label": Path(project.sandbox_scenario).name if project.sandbox_scenario else "",
     })
+
+
+def _hosts(project) -> list[str]:
+    """The hosts an audit of ``project`` checks; empty when its domains are not valid."""
+    try:
+        return project.spec().hosts
+    except InvalidHostname:
+        return []

@@ -18,6 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """MD5 for the many users tests create: PBKDF2's cost (~0.5 s a user) is the point in
+    production and only slowness here. Password hashing itself is Django's, not tested here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def sandbox():
     """``sandbox(data) -> (Sandbox, Net)``: start a sandbox from scenario data (a dict)."""

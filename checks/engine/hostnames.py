@@ -23,10 +23,16 @@ def normalize_hostname(value: str) -> str:
     name = (value or "").strip().rstrip(".").lower()
     if not name:
         raise InvalidHostname("empty hostname")
-    if "://" in name or "/" in name or ":" in name or " " in name:
-        raise InvalidHostname(f"{value!r} is not a bare hostname (no scheme, port or path)")
     if _is_ip(name):
         raise InvalidHostname(f"{value!r} is an IP address, not a hostname")
+    if "://" in name:
+        raise InvalidHostname(f"{value!r} is a URL: give the host name only, like example.com")
+    if any(ch.isspace() for ch in name):
+        raise InvalidHostname(f"{value!r} contains a space")
+    if "/" in name or ":" in name:
+        raise InvalidHostname(f"{value!r} has a path or a port: give the host name only")
+    if ".." in name or name.startswith("."):
+        raise InvalidHostname(f"{value!r} has an empty label (two dots in a row)")
     try:
         name = idna.encode(name, uts46=True).decode("ascii")
     except idna.IDNAError as exc:

@@ -81,7 +81,7 @@ def test_a_scenario_that_is_not_yaml_is_a_clear_error(tmp_path):
 def test_a_scenario_with_a_malformed_apex_is_a_clear_error(tmp_path):
     bad = tmp_path / "apex.yaml"
     bad.write_text("project: {apex: 'exa mple..com'}\n")
-    with pytest.raises(CommandError, match=r"cannot use scenario: 'exa mple..com' is not a bare hostname"):
+    with pytest.raises(CommandError, match=r"cannot use scenario: 'exa mple..com' contains a space"):
         run_cli("--scenario", str(bad))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from checks.engine.hsts import ONE_YEAR_S, parse_sts

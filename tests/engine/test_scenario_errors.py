@@ -53,7 +53,7 @@ HOST = "hosts.www.shop.test"
         ({"hosts": {"www.shop.test": {"tls_versions": ["SSLv3"]}}},
          f"scenario: {HOST}.tls_versions: 'SSLv3' is not one of ('TLSv1.2', 'TLSv1.3')"),
         ({"hosts": {"https://www.shop.test/": {}}},
-         "scenario: hosts: 'https://www.shop.test/' is not a bare hostname (no scheme, port or path)"),
+         "scenario: hosts: 'https://www.shop.test/' is a URL: give the host name only, like example.com"),
         ({"dns": {"www.shop.test": {"A": ["not-an-address"]}}},
          "scenario: dns.www.shop.test.A: 'not-an-address' is not a valid A value (Text input is malformed.)"),
         ({"dns": {"www.shop.test": {"AAAA": ["10.0.0.1"]}}},

@@ -1,0 +1,73 @@
+"""``manage.py seed_demo``: the demo agency, its consultant and founder, and the Clubhouse project.
+
+Idempotent: running it again resets the demo passwords and re-syncs the project from
+``scenarios/demo.yaml`` without creating duplicates. Prints the URL and both logins.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from checks.network import scenario_path
+from checks.sandbox import ScenarioError, load_scenario
+from projects.models import Agency, Membership, Project
+from projects.services import agency_get_or_create, project_sync_from_scenario
+
+AGENCY = ("northwind", "Northwind Digital")
+SCENARIO = "demo.yaml"
+URL = "http://127.0.0.1:8000/"
+# (username, password, email, role) — demo only; fixed so the README can quote them.
+CONSULTANT = ("consultant", "northwind-demo-1", "consultant@northwind.test", Membership.Role.CONSULTANT)
+FOUNDER = ("founder", "clubhouse-demo-1", "founder@clubhouse.test", Membership.Role.CLIENT)
+
+
+class Command(BaseCommand):
+    help = "Create the demo agency, a consultant and a founder login, and the Clubhouse sandbox project."
+
+    def handle(self, *args, **options):
+        try:
+            project = seed_demo()
+        except ScenarioError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(self.style.SUCCESS(f"Demo ready: {URL}"))
+        self.stdout.write(f"  project:    {project.name} ({project.apex_domain}), scenario {SCENARIO}")
+        self.stdout.write(f"  consultant: {CONSULTANT[0]} / {CONSULTANT[1]}   ({AGENCY[1]}, can run audits)")
+        self.stdout.write(f"  founder:    {FOUNDER[0]} / {FOUNDER[1]}   ({project.client_name}, read-only)")
+
+
+@transaction.atomic
+def seed_demo() -> Project:
+    """Create or refresh the demo data; returns the Clubhouse project.
+
+    Raises ``ScenarioError`` when ``SCENARIOS_DIR/demo.yaml`` cannot be loaded.
+    """
+    if not settings.SANDBOX_ENABLED:
+        raise ScenarioError("SANDBOX_ENABLED is off: the demo project audits a sandbox scenario")
+    agency = agency_get_or_create(slug=AGENCY[0], name=AGENCY[1])
+    consultant = _member(agency, *CONSULTANT)
+    founder = _member(agency, *FOUNDER)
+    path = scenario_path(SCENARIO)
+    scenario = load_scenario(path)
+    # project_sync_from_scenario finds its project by the absolute scenario path, and the
+    # demo stores the name relative to SCENARIOS_DIR (portable between checkouts): point an
+    # existing demo project at the absolute path first so the sync updates it, not a copy.
+    Project.objects.filter(agency=agency, sandbox_scenario=SCENARIO).update(sandbox_scenario=str(path))
+    project = project_sync_from_scenario(scenario, agency=agency)
+    project.sandbox_scenario = SCENARIO
+    if project.created_by_id is None:
+        project.created_by = consultant
+    project.save(update_fields=["sandbox_scenario", "created_by", "updated_at"])
+    project.founders.add(founder)
+    return project
+
+
+def _member(agency: Agency, username: str, password: str, email: str, role: str):
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+    user.email = email
+    user.set_password(password)
+    user.save()
+    Membership.objects.update_or_create(user=user, agency=agency, defaults={"role": role})
+    return user

@@ -1,0 +1,105 @@
+"""The risk list and project page after a real audit of the demo sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from checks import services
+from projects.models import Agency, Membership, Project
+from tests.conftest import SCENARIOS
+
+# Audits write from stage threads: they must see committed rows.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEMO_RISKS = [
+    ("tls.certificate", "api.clubhouse.test", "blocker", "fail"),
+    ("dns.resolves", "admin.clubhouse.test", "blocker", "fail"),
+    ("http.hsts", "app.clubhouse.test", "high", "fail"),
+    ("http.canonical_redirect", "clubhouse.test", "medium", "warn"),
+]
+
+
+@pytest.fixture
+def audited(django_user_model):
+    """``(consultant, project, run)``: the demo project audited once against its sandbox."""
+    agency = Agency.objects.create(name="Northwind Digital", slug="northwind")
+    consultant = django_user_model.objects.create_user(username="nadia", password="pw-123456789")
+    Membership.objects.create(user=consultant, agency=agency, role=Membership.Role.CONSULTANT)
+    project = Project.objects.create(
+        agency=agency, name="Clubhouse", apex_domain="clubhouse.test", preferred_host="www.clubhouse.test",
+        subdomains=["www", "app", "api", "admin"], sandbox_scenario=str(SCENARIOS / "demo.yaml"),
+    )
+    run = services.audit_start(project=project, user=consultant, dispatch=False)
+    services.audit_execute(run.pk)
+    run.refresh_from_db()
+    assert run.state == "done", run.error
+    return consultant, project, run
+
+
+def test_the_risk_list_ranks_the_four_demo_risks_in_fix_order(client, audited):
+    consultant, project, run = audited
+    client.force_login(consultant)
+
+    response = client.get(reverse("checks:risks", args=[project.pk]))
+
+    pairs = response.context["risks"]
+    assert [(r.check_id, r.target, r.impact, r.status) for r, _ in pairs] == DEMO_RISKS
+    assert [f.status for _, f in pairs] == ["open"] * 4
+    assert response.context["summary"]["blockers"] == 2
+    assert response.context["summary"]["counts"] == {
+        "pass": 13, "warn": 1, "fail": 3, "error": 4, "skipped": 0
+    }
+    html = response.content.decode()
+    rows = re.findall(
+        r'<li class="risk (blocker|high|medium|low)" data-check="([\w.]+)" data-target="([\w.]+)">', html
+    )
+    assert rows == [(impact, check, target) for check, target, impact, _ in DEMO_RISKS]
+
+
+def test_the_risk_list_shows_blockers_left_first_and_the_untested_apart(client, audited):
+    consultant, project, run = audited
+    client.force_login(consultant)
+
+    html = client.get(reverse("checks:run", args=[run.pk])).content.decode()
+
+    blockers = html.index('id="blockers-left"')
+    assert blockers < html.index('id="risks"') < html.index('id="untested"')
+    assert re.search(r'id="blockers-left">\s*<span class="n">2</span>', html)
+    untested = re.findall(r'<li class="risk untested" data-check="([\w.]+)" data-target="([\w.]+)">', html)
+    assert untested == [
+        ("http.hsts", "admin.clubhouse.test"),
+        ("http.hsts", "api.clubhouse.test"),
+        ("http.https_redirect", "admin.clubhouse.test"),
+        ("tls.certificate", "admin.clubhouse.test"),
+    ]
+
+
+def test_the_evidence_is_shown_as_indented_json(client, audited):
+    consultant, project, run = audited
+    client.force_login(consultant)
+
+    response = client.get(reverse("checks:run", args=[run.pk]))
+
+    first, _ = response.context["risks"][0]
+    assert first.evidence_json == json.dumps(first.evidence, indent=2, ensure_ascii=False)
+    assert '&quot;verify_error&quot;: &quot;certificate has expired&quot;' in response.content.decode()
+
+
+def test_the_project_page_summarises_the_last_finished_audit(client, audited):
+    consultant, project, run = audited
+    client.force_login(consultant)
+
+    response = client.get(reverse("projects:detail", args=[project.pk]))
+
+    assert response.context["summary"]["blockers"] == 2
+    assert response.context["progress"]["state"] == "done"
+    assert response.context["progress"]["percent"] == 100
+    html = response.content.decode()
+    assert f'id="summary" data-run="{run.pk}"' in html
+    assert f'id="progress" data-url="/runs/{run.pk}/progress.json" data-state="done"' in html
+    # A finished run is not polled.
+    assert "setTimeout(poll" not in html

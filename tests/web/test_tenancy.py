@@ -1,0 +1,315 @@
+"""Tenancy of every page: the wrong tenant gets 404 (missing and not-yours look the same), a
+founder reads their own project but cannot change it (403), a stranger is sent to log in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import reverse
+
+from checks.models import AuditRun
+from handover.models import HandoverDocument
+from projects.models import Membership, Project
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    method: str
+    url_name: str
+    arg: str  # "project", "running" (a running audit), "done" (a finished audit) or "document"
+
+
+PAGES = [
+    Page("project detail", "get", "projects:detail", "project"),
+    Page("project edit form", "get", "projects:edit", "project"),
+    Page("project edit", "post", "projects:edit", "project"),
+    Page("audit start", "post", "checks:start", "project"),
+    Page("risk list", "get", "checks:risks", "project"),
+    Page("run detail", "get", "checks:run", "done"),
+    Page("progress JSON", "get", "checks:progress", "running"),
+    Page("handover create", "post", "handover:create", "project"),
+    Page("handover download", "get", "handover:download", "document"),
+]
+READ_PAGES = [p for p in PAGES if p.method == "get" and p.url_name != "projects:edit"]
+WRITE_PAGES = [p for p in PAGES if p not in READ_PAGES]
+
+
+def url_of(page: Page, side, stored) -> str:
+    target = {
+        "project": side.project.pk,
+        "running": stored.running.pk,
+        "done": stored.done.pk,
+        "document": stored.document.pk,
+    }[page.arg]
+    return reverse(page.url_name, args=[target])
+
+
+def edit_data(side) -> dict:
+    """A valid edit of ``side``'s project, so only access can refuse it."""
+    return {
+        "name": "Renamed by someone", "client_name": "", "apex_domain": "hijack.example.com",
+        "preferred_host": "", "subdomains_text": "www", "endpoints_text": "", "rollback_notes": "",
+        "sandbox_scenario": "",
+    }
+
+
+def request(client, page: Page, url: str, side):
+    if page.method == "post":
+        return client.post(url, edit_data(side) if page.url_name == "projects:edit" else {})
+    return client.get(url)
+
+
+def snapshot(side) -> tuple:
+    """What a refused write must leave unchanged."""
+    project = Project.objects.get(pk=side.project.pk)
+    return (
+        project.name, project.apex_domain, project.updated_at,
+        AuditRun.objects.filter(project=project).count(),
+        HandoverDocument.objects.filter(project=project).count(),
+    )
+
+
+INTRUDERS = {
+    "the other agency's consultant": lambda w: w.b.consultant,
+    "the other agency's owner": lambda w: w.b.owner,
+    "the other agency's founder": lambda w: w.b.founder,
+    "an outsider in no agency": lambda w: w.outsider,
+}
+
+
+@pytest.mark.parametrize("intruder", INTRUDERS)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_page_of_another_tenant_answers_404_and_changes_nothing(client, world, stored, page, intruder):
+    client.force_login(INTRUDERS[intruder](world))
+    before = snapshot(world.a)
+
+    response = request(client, page, url_of(page, world.a, stored["a"]), world.a)
+
+    assert response.status_code == 404
+    assert snapshot(world.a) == before
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_a_founder_not_granted_the_project_of_their_own_agency_gets_404(
+    client, world, stored, django_user_model, page
+):
+    cofounder = django_user_model.objects.create_user(username="cofounder-a", password="pw-123456789")
+    Membership.objects.create(user=cofounder, agency=world.a.agency, role=Membership.Role.CLIENT)
+    client.force_login(cofounder)
+
+    response = request(client, page, url_of(page, world.a, stored["a"]), world.a)
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_a_grant_without_a_client_membership_of_that_agency_shows_nothing(client, world, stored, page):
+    # Founder B is granted project A by mistake: still not a member of agency A.
+    world.a.project.founders.add(world.b.founder)
+    client.force_login(world.b.founder)
+
+    response = request(client, page, url_of(page, world.a, stored["a"]), world.a)
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_a_missing_object_answers_404_like_another_tenants(client, world, stored, page):
+    client.force_login(world.a.consultant)
+    url = reverse(page.url_name, args=[999_999])
+
+    response = request(client, page, url, world.a)
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("page", READ_PAGES, ids=lambda p: p.name)
+def test_a_founder_can_read_every_page_of_their_own_project(client, world, stored, page):
+    client.force_login(world.a.founder)
+
+    response = request(client, page, url_of(page, world.a, stored["a"]), world.a)
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("page", WRITE_PAGES, ids=lambda p: p.name)
+def test_a_founder_cannot_change_their_own_project(client, world, stored, page):
+    client.force_login(world.a.founder)
+    before = snapshot(world.a)
+
+    response = request(client, page, url_of(page, world.a, stored["a"]), world.a)
+
+    assert response.status_code == 403
+    assert snapshot(world.a) == before
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_an_anonymous_visitor_is_sent_to_log_in(client, world, stored, page):
+    url = url_of(page, world.a, stored["a"])
+
+    response = request(client, page, url, world.a)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={url}"
+    assert snapshot(world.a)[3:] == (2, 1)
+
+
+def test_an_anonymous_visitor_of_the_project_list_is_sent_to_log_in(client, world):
+    response = client.get(reverse("projects:list"))
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/projects/"
+
+
+@pytest.mark.parametrize("role", ["owner", "consultant", "founder"])
+def test_the_project_list_shows_only_the_projects_of_ones_own_agency(client, world, stored, role):
+    client.force_login(getattr(world.a, role))
+
+    response = client.get(reverse("projects:list"))
+
+    assert response.status_code == 200
+    assert [row["project"] for row in response.context["rows"]] == [world.a.project]
+    assert [row["run"] for row in response.context["rows"]] == [stored["a"].running]
+    html = response.content.decode()
+    assert "Project A" in html
+    assert "Project B" not in html
+    assert "bravo.example.com" not in html
+
+
+def test_the_outsiders_project_list_is_empty(client, world, stored):
+    client.force_login(world.outsider)
+
+    response = client.get(reverse("projects:list"))
+
+    assert response.context["rows"] == []
+    assert response.context["can_create"] is False
+    assert "No project has been shared with you yet." in response.content.decode()
+
+
+def test_only_staff_see_the_new_project_button(client, world):
+    client.force_login(world.a.consultant)
+    assert 'href="/projects/new/"' in client.get(reverse("projects:list")).content.decode()
+    client.force_login(world.a.founder)
+    assert 'href="/projects/new/"' not in client.get(reverse("projects:list")).content.decode()
+
+
+@pytest.mark.parametrize("who", ["founder", "outsider"])
+def test_only_staff_can_create_projects(client, world, who):
+    client.force_login(world.a.founder if who == "founder" else world.outsider)
+
+    assert client.get(reverse("projects:create")).status_code == 403
+    assert client.post(reverse("projects:create"), edit_data(world.a)).status_code == 403
+    assert Project.objects.count() == 2
+
+
+def test_a_consultant_cannot_create_a_project_in_another_agency(client, world):
+    client.force_login(world.a.consultant)
+    data = {**edit_data(world.a), "agency": world.b.agency.pk, "name": "Smuggled"}
+
+    response = client.post(reverse("projects:create"), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["agency"] == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
+    assert not Project.objects.filter(name="Smuggled").exists()
+
+
+def test_a_consultant_cannot_move_a_project_to_another_agency(client, world):
+    client.force_login(world.a.consultant)
+    data = {**edit_data(world.a), "agency": world.b.agency.pk, "apex_domain": "alpha.example.com"}
+
+    response = client.post(reverse("projects:edit", args=[world.a.project.pk]), data)
+
+    assert response.status_code == 302
+    assert Project.objects.get(pk=world.a.project.pk).agency == world.a.agency
+
+
+def test_the_founder_sees_no_write_buttons_and_the_consultant_does(client, world, stored):
+    url = reverse("projects:detail", args=[world.a.project.pk])
+    client.force_login(world.a.founder)
+    founder_html = client.get(url).content.decode()
+    client.force_login(world.a.consultant)
+    consultant_html = client.get(url).content.decode()
+
+    edit = f'href="/projects/{world.a.project.pk}/edit/"'
+    for button in ('id="run-audit"', 'id="generate-handover"', edit):
+        assert button not in founder_html
+        assert button in consultant_html
+    download = f'href="/handover/{stored["a"].document.pk}.pdf"'
+    assert download in founder_html
+    assert download in consultant_html
+
+
+def test_a_founder_downloads_exactly_their_projects_pdf(client, world, stored):
+    client.force_login(world.a.founder)
+
+    response = client.get(reverse("handover:download", args=[stored["a"].document.pk]))
+
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content == b"%PDF-1.7 handover of agency A"
+
+
+def test_the_progress_json_of_a_running_audit(client, world, stored):
+    client.force_login(world.a.founder)
+
+    response = client.get(reverse("checks:progress", args=[stored["a"].running.pk]))
+
+    assert response.json() == {
+        "state": "running", "done": 1, "planned": 4, "percent": 25, "error": "",
+        "stages": [{"stage": "edge", "title": "Domain & edge", "done": 1, "planned": 4}],
+    }
+
+
+def test_a_consultant_starting_an_audit_queues_one_run_and_returns_to_the_project(client, world, stored):
+    client.force_login(world.a.consultant)
+
+    response = client.post(reverse("checks:start", args=[world.a.project.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/projects/{world.a.project.pk}/"
+    latest = AuditRun.objects.filter(project=world.a.project).first()
+    assert (latest.state, latest.created_by) == ("queued", world.a.consultant)
+    assert AuditRun.objects.filter(project=world.b.project).count() == 2
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.method == "get"], ids=lambda p: p.name)
+def test_reading_pages_refuse_nothing_to_the_agency_staff(client, world, stored, page):
+    client.force_login(world.a.owner)
+
+    response = request(client, page, url_of(page, world.a, stored["a"]), world.a)
+
+    assert response.status_code == 200
+
+
+def test_the_project_list_shows_each_projects_latest_audit(client, world, stored):
+    newest = AuditRun.objects.create(project=world.a.project, state=AuditRun.State.QUEUED)
+    client.force_login(world.a.consultant)
+
+    response = client.get(reverse("projects:list"))
+
+    assert [row["run"] for row in response.context["rows"]] == [newest]
+    assert '<span class="badge state-queued">Queued</span>' in response.content.decode()
+
+
+def test_a_project_never_audited_has_an_empty_risk_page(client, world):
+    client.force_login(world.a.founder)
+
+    response = client.get(reverse("checks:risks", args=[world.a.project.pk]))
+
+    assert response.status_code == 200
+    assert response.context["run"] is None
+    assert "No finished audit yet, so there is no risk list." in response.content.decode()
+
+
+def test_the_admin_link_is_shown_to_django_staff_only(client, world):
+    client.force_login(world.a.consultant)
+    assert 'href="/admin/"' not in client.get(reverse("projects:list")).content.decode()
+    world.a.owner.is_staff = True
+    world.a.owner.save()
+    client.force_login(world.a.owner)
+    assert 'href="/admin/"' in client.get(reverse("projects:list")).content.decode()
