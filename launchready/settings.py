@@ -157,5 +157,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # WeasyPrint and fontTools narrate every PDF at INFO.
-    "loggers": {name: {"level": "WARNING"} for name in ("fontTools", "weasyprint")},
+    # httpx logs every request of an audit at INFO: evidence belongs in results, not logs.
+    "loggers": {name: {"level": "WARNING"} for name in ("fontTools", "weasyprint", "httpx", "httpcore")},
 }

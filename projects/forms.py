@@ -7,12 +7,11 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 
-from checks.engine.hostnames import InvalidHostname, normalize_hostname
-from checks.engine.spec import ENDPOINT_KINDS
+from checks.engine.hostnames import InvalidHostname, normalize_hostname, subdomain_label
+from checks.engine.spec import ENDPOINT_KINDS, InvalidEndpoint, endpoint_from
 from checks.network import scenario_path
 from projects.models import Endpoint, Project
 
-METHODS = {m for m, _ in Endpoint.METHODS}
 REAL_NETWORK = ("", "Real network")
 
 
@@ -39,7 +38,7 @@ class ProjectForm(forms.ModelForm):
     )
     subdomains_text = forms.CharField(
         label="Subdomains", required=False, initial="www, app, api, admin",
-        help_text="Labels under the apex, separated by commas",
+        help_text="Labels under the apex (www, app) or full names (app.example.com), separated by commas",
     )
     endpoints_text = forms.CharField(
         label="Critical endpoints", required=False,
@@ -111,35 +110,35 @@ class ProjectForm(forms.ModelForm):
         apex, preferred = cleaned.get("apex_domain"), cleaned.get("preferred_host")
         if apex and preferred and preferred != apex and not preferred.endswith("." + apex):
             self.add_error("preferred_host", f"The canonical host must be {apex} or a name under it")
+        if apex and "subdomains_text" in cleaned:
+            cleaned["subdomains_text"] = self._subdomains(cleaned["subdomains_text"], apex)
         return cleaned
 
     def clean_subdomains_text(self) -> list[str]:
-        labels = [s.strip().lower() for s in self.cleaned_data["subdomains_text"].split(",") if s.strip()]
-        for label in labels:
-            _hostname(f"{label}.example.com")
+        return [s.strip() for s in self.cleaned_data["subdomains_text"].split(",") if s.strip()]
+
+    def _subdomains(self, values: list[str], apex: str) -> list[str]:
+        labels, errors = [], []
+        for value in values:
+            try:
+                labels.append(subdomain_label(value, apex))
+            except InvalidHostname as exc:
+                errors.append(str(exc))
+        if errors:
+            self.add_error("subdomains_text", errors)
         return list(dict.fromkeys(labels))
 
     def clean_endpoints_text(self) -> list[tuple[str, str, str]]:
-        endpoints = []
-        url_field = forms.URLField(assume_scheme="https")
+        endpoints, errors = [], []
         for number, line in enumerate(self.cleaned_data["endpoints_text"].splitlines(), 1):
-            parts = line.split()
-            if not parts:
+            if not line.split():
                 continue
-            kind, method = parts[0].lower(), "GET"
-            if len(parts) == 3:
-                method = parts[1].upper()
-            if len(parts) not in (2, 3) or kind not in ENDPOINT_KINDS or method not in METHODS:
-                raise forms.ValidationError(
-                    f"Line {number}: write 'kind [METHOD] URL', kind one of {', '.join(ENDPOINT_KINDS)}"
-                )
             try:
-                url = url_field.clean(parts[-1])
-            except forms.ValidationError:
-                raise forms.ValidationError(f"Line {number}: {parts[-1]!r} is not a URL") from None
-            if not url.startswith(("http://", "https://")):
-                raise forms.ValidationError(f"Line {number}: the URL must start with http:// or https://")
-            endpoints.append((kind, method, url))
+                endpoints.append(parse_endpoint_line(line))
+            except forms.ValidationError as exc:
+                errors.append(f"Line {number}: {exc.messages[0]}")
+        if errors:
+            raise forms.ValidationError(errors)
         return endpoints
 
     def save(self, commit: bool = True) -> Project:
@@ -153,6 +152,24 @@ class ProjectForm(forms.ModelForm):
                 for k, m, u in self.cleaned_data["endpoints_text"]
             )
         return project
+
+
+def parse_endpoint_line(line: str) -> tuple[str, str, str]:
+    """``"login POST https://app.example.com/login"`` → ``("login", "POST", url)``; the method
+    defaults to GET. Raises ``ValidationError`` saying which part is wrong."""
+    parts = line.split()
+    if len(parts) not in (2, 3):
+        words = f"{len(parts)} word" + ("s" if len(parts) != 1 else "")
+        raise forms.ValidationError(f"write 'kind [METHOD] URL', not {words}")
+    method = parts[1] if len(parts) == 3 else "GET"
+    try:
+        endpoint = endpoint_from(parts[0], method, parts[-1])
+        forms.URLField(assume_scheme="https").clean(endpoint.url)
+    except InvalidEndpoint as exc:
+        raise forms.ValidationError(str(exc)) from None
+    except forms.ValidationError:
+        raise forms.ValidationError(f"{parts[-1]!r} is not a URL") from None
+    return endpoint.kind, endpoint.method, endpoint.url
 
 
 def _hostname(value: str) -> str:

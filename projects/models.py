@@ -6,7 +6,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from checks.engine.spec import DEFAULT_SUBDOMAINS, ENDPOINT_KINDS, EndpointSpec, ProjectSpec
+from checks.engine.spec import (
+    DEFAULT_SUBDOMAINS,
+    ENDPOINT_KINDS,
+    ENDPOINT_METHODS,
+    EndpointSpec,
+    ProjectSpec,
+)
 
 
 class Agency(models.Model):
@@ -96,7 +102,7 @@ class Endpoint(models.Model):
     """A critical endpoint of the app (login, feed, webhook …)."""
 
     Kind = models.TextChoices("Kind", [(k, k.replace("_", " ").title()) for k in ENDPOINT_KINDS])
-    METHODS = [(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")]
+    METHODS = [(m, m) for m in ENDPOINT_METHODS]
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="endpoints")
     kind = models.CharField(max_length=20, choices=Kind.choices)

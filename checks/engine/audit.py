@@ -13,17 +13,21 @@ from checks.engine.net.session import Net
 from checks.engine.registry import Context
 from checks.engine.result import Outcome, Stage
 from checks.engine.runner import plan, run_units
-from checks.engine.spec import EndpointSpec, ProjectSpec
+from checks.engine.spec import InvalidEndpoint, ProjectSpec, endpoint_from
 
 
 def spec_from_dict(data: dict) -> ProjectSpec:
     """A ``ProjectSpec`` from a scenario's ``project`` mapping (raises ``ValueError``)."""
     if not data.get("apex"):
         raise ValueError("the project needs an apex domain")
-    endpoints = tuple(
-        EndpointSpec(kind=str(e["kind"]), url=str(e["url"]), method=str(e.get("method", "GET")).upper())
-        for e in data.get("endpoints") or []
-    )
+    endpoints = []
+    for number, e in enumerate(data.get("endpoints") or [], 1):
+        if not isinstance(e, dict) or "kind" not in e or "url" not in e:
+            raise ValueError(f"endpoint {number} needs a kind and a url")
+        try:
+            endpoints.append(endpoint_from(str(e["kind"]), str(e.get("method", "GET")), str(e["url"])))
+        except InvalidEndpoint as exc:
+            raise ValueError(f"endpoint {number}: {exc}") from None
     kwargs = {}
     if data.get("subdomains") is not None:
         kwargs["subdomains"] = tuple(data["subdomains"])
@@ -31,7 +35,7 @@ def spec_from_dict(data: dict) -> ProjectSpec:
         name=str(data.get("name") or data["apex"]),
         apex=str(data["apex"]),
         preferred_host=str(data.get("preferred_host") or ""),
-        endpoints=endpoints,
+        endpoints=tuple(endpoints),
         **kwargs,
     )
 

@@ -33,10 +33,11 @@ def normalize_hostname(value: str) -> str:
         raise InvalidHostname(f"{value!r} has a path or a port: give the host name only")
     if ".." in name or name.startswith("."):
         raise InvalidHostname(f"{value!r} has an empty label (two dots in a row)")
-    try:
-        name = idna.encode(name, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
-        raise InvalidHostname(f"{value!r} is not a valid internationalised name: {exc}") from None
+    if not name.isascii():  # ASCII names need no IDNA mapping; the LDH rule below judges them
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise InvalidHostname(f"{value!r} is not a valid internationalised name: {exc}") from None
     if len(name) > 253:
         raise InvalidHostname(f"{value!r} is longer than 253 characters")
     labels = name.split(".")
@@ -46,6 +47,19 @@ def normalize_hostname(value: str) -> str:
         if not _LDH.match(label):
             raise InvalidHostname(f"{value!r} has an invalid label {label!r}")
     return name
+
+
+def subdomain_label(value: str, apex: str) -> str:
+    """The part of ``value`` under ``apex``: ``"app"`` for ``"app"`` or ``"app.example.com"``
+    (people type either), ``"eu.app"`` for a deeper name. Raises ``InvalidHostname`` naming the
+    host it would make under this apex, or when ``value`` is the apex itself."""
+    label = (value or "").strip().rstrip(".").lower()
+    if label == apex:
+        raise InvalidHostname(f"{label!r} is the apex itself, not a subdomain")
+    if label.endswith("." + apex):
+        label = label[: -len(apex) - 1]
+    normalize_hostname(f"{label}.{apex}")
+    return label
 
 
 def _is_ip(name: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from checks.engine.hostnames import InvalidHostname, normalize_hostname
+from checks.engine.hostnames import InvalidHostname, normalize_hostname, subdomain_label
 
 ENDPOINT_KINDS = (
     "homepage",
@@ -19,6 +19,35 @@ ENDPOINT_KINDS = (
     "api",
 )
 DEFAULT_SUBDOMAINS = ("www", "app", "api", "admin")
+ENDPOINT_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+class InvalidEndpoint(ValueError):
+    """An endpoint that cannot be audited; the message says which part is wrong."""
+
+
+def endpoint_from(kind: str, method: str, url: str) -> EndpointSpec:
+    """A validated ``EndpointSpec``: kind among ``ENDPOINT_KINDS``, a known method, an
+    http(s) URL on a DNS name (not an IP literal) with no credentials in it.
+    Raises ``InvalidEndpoint``."""
+    if kind.lower() not in ENDPOINT_KINDS:
+        raise InvalidEndpoint(f"{kind!r} is not a kind: use one of {', '.join(ENDPOINT_KINDS)}")
+    if method.upper() not in ENDPOINT_METHODS:
+        raise InvalidEndpoint(f"{method!r} is not a method: use one of {', '.join(ENDPOINT_METHODS)}")
+    if not url.lower().startswith(("http://", "https://")):
+        raise InvalidEndpoint(f"{url!r} must start with http:// or https://")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise InvalidEndpoint(f"{url!r} is not a URL") from None
+    if parts.username or parts.password:
+        raise InvalidEndpoint("put no user name or password in the URL: it would be stored in clear")
+    try:
+        normalize_hostname(parts.hostname or "")
+    except InvalidHostname as exc:
+        raise InvalidEndpoint(f"the URL's host: {exc}") from None
+    return EndpointSpec(kind=kind.lower(), url=url, method=method.upper())
 
 # How many people a failure on a host touches; larger sorts first in the risk list.
 # Auth and API serve every member, admin only staff (DESIGN: "auth and api before admin").
@@ -53,10 +82,8 @@ class ProjectSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "apex", normalize_hostname(self.apex))
-        labels = tuple(s.strip().lower().strip(".") for s in self.subdomains if s.strip())
-        for label in labels:
-            normalize_hostname(f"{label}.{self.apex}")  # raises InvalidHostname with the reason
-        object.__setattr__(self, "subdomains", labels)
+        labels = [subdomain_label(s, self.apex) for s in self.subdomains if s.strip()]
+        object.__setattr__(self, "subdomains", tuple(dict.fromkeys(labels)))
         preferred = normalize_hostname(self.preferred_host) if self.preferred_host else self.apex
         object.__setattr__(self, "preferred_host", preferred)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from django.core.management import CommandError, call_command
 
 from tests.conftest import SCENARIOS
@@ -49,7 +51,8 @@ def test_the_text_output_prints_the_ranked_risk_list_and_the_pdf_path(tmp_path):
     assert "Blockers left: 2" in text
     assert "  1. BLOCKER  fail  tls.certificate          api.clubhouse.test" in text
     assert "  4. MEDIUM   warn  http.canonical_redirect  clubhouse.test" in text
-    assert text.rstrip().endswith(f"Handover PDF: {pdf.resolve()}")
+    assert f"\nHandover PDF: {pdf.resolve()}\n" in text
+    assert text.rstrip().endswith("Scenario expectations: 21 of 21 met")
 
 
 def test_auditing_the_same_scenario_twice_reuses_its_project():
@@ -88,3 +91,33 @@ def test_a_scenario_with_a_malformed_apex_is_a_clear_error(tmp_path):
 def test_an_unknown_project_id_is_a_clear_error():
     with pytest.raises(CommandError, match="no project with id 999999"):
         run_cli("--project", "999999")
+
+
+def test_expectations_the_audit_does_not_meet_are_listed_and_fail_the_command(tmp_path):
+    data = yaml.safe_load((SCENARIOS / "demo.yaml").read_text())
+    data["expect"]["http.hsts"]["app.clubhouse.test"] = "pass"
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 of the scenario's expectations not met"):
+        call_command("audit", "--scenario", str(path), stdout=out)
+    assert out.getvalue().rstrip().endswith(
+        "Scenario expectations: 20 of 21 met\n  - http.hsts app.clubhouse.test: expected pass, got fail"
+    )
+
+
+def test_a_pdf_path_that_cannot_be_written_is_reported_and_the_risk_list_still_printed():
+    out, err = io.StringIO(), io.StringIO()
+    call_command("audit", "--scenario", str(SCENARIOS / "demo.yaml"), "--pdf", "/proc/x.pdf",
+                 stdout=out, stderr=err)
+    assert "  1. BLOCKER  fail  tls.certificate" in out.getvalue()
+    assert "Handover PDF:" not in out.getvalue()
+    assert err.getvalue().startswith("Could not write the PDF to /proc/x.pdf: ")
+    assert Path("/proc/x.pdf").exists() is False
+
+
+def test_a_scenario_endpoint_of_an_unknown_kind_is_a_clear_error(tmp_path):
+    bad = tmp_path / "endpoint.yaml"
+    bad.write_text("project: {apex: shop.test, endpoints: [{kind: foo, url: 'https://shop.test/'}]}\n")
+    with pytest.raises(CommandError, match=r"cannot use scenario: endpoint 1: 'foo' is not a kind: use one of"):
+        run_cli("--scenario", str(bad))

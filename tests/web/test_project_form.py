@@ -98,25 +98,39 @@ def test_a_canonical_host_outside_the_apex_is_refused(world, scenarios_dir):
     assert form.errors["preferred_host"] == ["The canonical host must be clubhouse.test or a name under it"]
 
 
-def test_a_bad_subdomain_label_is_refused(world, scenarios_dir):
-    form = bound(world, subdomains_text="www, bad label")
+def test_bad_subdomains_are_refused_each_named_under_the_projects_apex(world, scenarios_dir):
+    form = bound(world, subdomains_text="www, bad label, -x-, clubhouse.test")
 
     assert not form.is_valid()
     assert form.errors["subdomains_text"] == [
-        "'bad label.example.com' contains a space"
+        "'bad label.clubhouse.test' contains a space",
+        "'-x-.clubhouse.test' has an invalid label '-x-'",
+        "'clubhouse.test' is the apex itself, not a subdomain",
     ]
+
+
+def test_a_full_hostname_typed_as_a_subdomain_is_kept_as_its_label(world, scenarios_dir):
+    form = bound(world, subdomains_text="www, app.clubhouse.test, eu.api")
+
+    assert form.is_valid(), form.errors
+    assert form.save().subdomains == ["www", "app", "eu.api"]
 
 
 @pytest.mark.parametrize(
     ("endpoints", "message"),
     [
-        ("login", f"Line 1: write 'kind [METHOD] URL', kind one of {KINDS}"),
+        ("login", "Line 1: write 'kind [METHOD] URL', not 1 word"),
         ("homepage https://www.clubhouse.test/\ndashboard https://app.clubhouse.test/",
-         f"Line 2: write 'kind [METHOD] URL', kind one of {KINDS}"),
+         f"Line 2: 'dashboard' is not a kind: use one of {KINDS}"),
         ("login FETCH https://app.clubhouse.test/login",
-         f"Line 1: write 'kind [METHOD] URL', kind one of {KINDS}"),
-        ("homepage not-a-url", "Line 1: 'not-a-url' is not a URL"),
-        ("homepage ftp://files.clubhouse.test/", "Line 1: the URL must start with http:// or https://"),
+         "Line 1: 'FETCH' is not a method: use one of DELETE, GET, HEAD, PATCH, POST, PUT"),
+        ("homepage not-a-url", "Line 1: 'not-a-url' must start with http:// or https://"),
+        ("homepage ftp://files.clubhouse.test/", "Line 1: 'ftp://files.clubhouse.test/' must start with "
+                                                 "http:// or https://"),
+        ("api GET https://127.0.0.1/admin",
+         "Line 1: the URL's host: '127.0.0.1' is an IP address, not a hostname"),
+        ("login POST https://me:secret@app.clubhouse.test/login",
+         "Line 1: put no user name or password in the URL: it would be stored in clear"),
     ],
 )
 def test_a_bad_endpoint_line_is_refused_with_its_line_number(world, scenarios_dir, endpoints, message):
@@ -124,6 +138,16 @@ def test_a_bad_endpoint_line_is_refused_with_its_line_number(world, scenarios_di
 
     assert not form.is_valid()
     assert form.errors["endpoints_text"] == [message]
+
+
+def test_every_bad_endpoint_line_is_reported_not_only_the_first(world, scenarios_dir):
+    form = bound(world, endpoints_text="hello\nhomepage https://www.clubhouse.test/\nlogin FETCH https://x.test/")
+
+    assert not form.is_valid()
+    assert form.errors["endpoints_text"] == [
+        "Line 1: write 'kind [METHOD] URL', not 1 word",
+        "Line 3: 'FETCH' is not a method: use one of DELETE, GET, HEAD, PATCH, POST, PUT",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -205,7 +229,7 @@ def test_the_edit_page_shows_the_errors_and_keeps_the_project(client, world, sce
     assert response.status_code == 200
     html = response.content.decode()
     assert "&#x27;exa mple..com&#x27; contains a space" in html
-    assert f"Line 1: write &#x27;kind [METHOD] URL&#x27;, kind one of {KINDS}" in html
+    assert "Line 1: write &#x27;kind [METHOD] URL&#x27;, not 1 word" in html
     assert Project.objects.get(pk=world.a.project.pk).apex_domain == "alpha.example.com"
 
 

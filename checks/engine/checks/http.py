@@ -27,7 +27,8 @@ def _downgrade(chain: RedirectChain) -> int | None:
 def _broken_chain(chain: RedirectChain, start: str) -> Result | None:
     evidence = {"start": start, "chain": chain.as_evidence()}
     if chain.end == "loop":
-        return Result.fail(f"redirect loop after {chain.redirects} hops from {start}", evidence,
+        hops = f"{chain.redirects} hop" + ("s" if chain.redirects != 1 else "")
+        return Result.fail(f"redirect loop after {hops} from {start}", evidence,
                            remediation="Fix the redirect rules so that every chain ends in a page.")
     if chain.end == "capped":
         return Result.fail(f"more than {len(chain.hops) - 1} redirects from {start}", evidence,

@@ -34,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--pdf", help="where to write the handover PDF")
 
     def handle(self, *args, **options):
+        self.scenario = None
         project = self._project(options)
         try:
             run = services.audit_start(project=project, dispatch=False)
@@ -46,18 +47,26 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         run.refresh_from_db()
         pdf_path = self._pdf(project, run, options.get("pdf"))
+        unmet = _unmet_expectations(self.scenario, run) if self.scenario and self.scenario.expect else None
         if options["json"]:
-            self.stdout.write(json.dumps(_as_json(run, pdf_path), indent=2))
+            data = _as_json(run, pdf_path)
+            if unmet is not None:
+                data["expect"] = {"unmet": unmet}
+            self.stdout.write(json.dumps(data, indent=2))
         else:
             self._print(run, pdf_path)
+            if unmet is not None:
+                self._print_expectations(unmet)
         if run.state != AuditRun.State.DONE:
             raise CommandError(f"audit #{run.pk} ended in state {run.state}: {run.error}")
+        if unmet:
+            raise CommandError(f"{len(unmet)} of the scenario's expectations not met")
 
     def _project(self, options) -> Project:
         if options["scenario"]:
             try:
-                scenario = load_scenario(options["scenario"])
-                return project_sync_from_scenario(scenario)
+                self.scenario = load_scenario(options["scenario"])
+                return project_sync_from_scenario(self.scenario)
             except (ScenarioError, ValueError, KeyError) as exc:
                 raise CommandError(f"cannot use scenario: {exc}") from None
         try:
@@ -72,8 +81,13 @@ class Command(BaseCommand):
         target = Path(path) if path else Path(settings.HANDOVER_DIR) / (
             f"{project.apex_domain}-audit-{run.pk}.pdf"
         )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(bytes(document.pdf))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(bytes(document.pdf))
+        except OSError as exc:
+            self.stderr.write(f"Could not write the PDF to {target}: {exc.strerror or exc}; "
+                              f"it is kept in the database as handover #{document.pk}.")
+            return None
         return target.resolve()
 
     def _print(self, run: AuditRun, pdf_path: Path | None) -> None:
@@ -102,6 +116,25 @@ class Command(BaseCommand):
         if pdf_path:
             write(f"\nHandover PDF: {pdf_path}")
 
+    def _print_expectations(self, unmet: list[dict]) -> None:
+        total = sum(len(t) for t in self.scenario.expect.values())
+        self.stdout.write(f"Scenario expectations: {total - len(unmet)} of {total} met")
+        for item in unmet:
+            self.stdout.write(f"  - {item['check']} {item['target']}: expected {item['expected']}, "
+                              f"got {item['actual'] or 'no result'}")
+
+
+def _unmet_expectations(scenario, run: AuditRun) -> list[dict]:
+    """The scenario's ``expect`` entries the run did not meet: ``[{check, target, expected,
+    actual}]`` (``actual`` is ``None`` when the run has no such result)."""
+    actual = {(r.check_id, r.target): r.status for r in run.results.all()}
+    return [
+        {"check": check, "target": target, "expected": expected, "actual": actual.get((check, target))}
+        for check, targets in scenario.expect.items()
+        for target, expected in targets.items()
+        if actual.get((check, target)) != expected
+    ]
+
 
 def _as_json(run: AuditRun, pdf_path: Path | None) -> dict:
     ranked = selectors.risk_list(run)
@@ -114,7 +147,7 @@ def _as_json(run: AuditRun, pdf_path: Path | None) -> dict:
             "error": run.error or None,
             "started_at": run.started_at.isoformat() if run.started_at else None,
             "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-            "duration_s": run.duration_s,
+            "duration_s": round(run.duration_s, 3) if run.duration_s is not None else None,
             "counts": selectors.risk_summary(run)["counts"],
             "pdf": str(pdf_path) if pdf_path else None,
         },
