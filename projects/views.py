@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,7 +14,7 @@ from django.shortcuts import redirect, render
 from checks.engine.hostnames import InvalidHostname
 from checks.models import AuditRun
 from checks.selectors import latest_finished_run, risk_summary
-from checks.services import run_progress
+from checks.services import run_progress, sweep_stale_audits
 from projects import access
 from projects.forms import ProjectForm
 
@@ -58,6 +59,10 @@ def project_edit(request, project_id: int):
 @login_required
 def project_detail(request, project_id: int):
     project = access.project_for(request.user, project_id)
+    if not settings.REDIS_URL:
+        # No beat on the embedded default: a web process that restarted mid-audit left its
+        # run "running"; finish it as error here so the page does not spin forever.
+        sweep_stale_audits()
     runs = list(project.runs.all()[:10])
     current = runs[0] if runs else None
     finished = latest_finished_run(project)
