@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from checks.engine.hostnames import InvalidHostname
@@ -105,6 +105,10 @@ def audit_execute(run_id: int) -> None:
     except ScenarioError as exc:
         audit_fail(run_id, str(exc))
         return
+    except Exception as exc:  # never leave a run "running": it ends, with the reason
+        log.exception("audit %s failed", run_id)
+        audit_fail(run_id, f"the audit failed: {type(exc).__name__}: {exc}")
+        return
     if not stages:
         audit_finalize(run_id)
 
@@ -142,22 +146,34 @@ def stage_execute(run_id: int, stage: str) -> None:
 def result_record(run: AuditRun, outcome: Outcome) -> CheckResult:
     """Store one outcome (idempotent on run, check and target) and touch the heartbeat."""
     data = outcome.as_dict()
-    result, _ = CheckResult.objects.update_or_create(
-        run=run,
-        check_id=outcome.check_id,
-        target=outcome.target,
-        defaults={
-            "stage": data["stage"],
-            "impact": data["impact"],
-            "status": data["status"],
-            "summary": data["summary"],
-            "evidence": data["evidence"],
-            "remediation": data["remediation"],
-            "metrics": data["metrics"],
-            "duration_ms": outcome.duration_ms,
-        },
-    )
+    defaults = {
+        "stage": data["stage"],
+        "impact": data["impact"],
+        "status": data["status"],
+        "summary": data["summary"],
+        "evidence": data["evidence"],
+        "remediation": data["remediation"],
+        "metrics": data["metrics"],
+        "duration_ms": outcome.duration_ms,
+    }
+    try:
+        with transaction.atomic():
+            result = _store(run, outcome, defaults)
+    except DatabaseError as exc:
+        # Keep the verdict; drop only what the database refused, and say so.
+        log.warning("result %s %s: evidence refused by the database: %s", outcome.check_id,
+                    outcome.target, exc)
+        defaults.update(evidence={"storage_error": f"{type(exc).__name__}: {str(exc)[:300]}"},
+                        summary=defaults["summary"][:2000], remediation=defaults["remediation"][:2000])
+        result = _store(run, outcome, defaults)
     AuditRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+    return result
+
+
+def _store(run: AuditRun, outcome: Outcome, defaults: dict) -> CheckResult:
+    result, _ = CheckResult.objects.update_or_create(
+        run=run, check_id=outcome.check_id, target=outcome.target, defaults=defaults
+    )
     return result
 
 

@@ -6,13 +6,15 @@ a thread pool: the wall time of a stage is close to its slowest unit, not to the
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from checks.engine.registry import Check, Context, all_checks
 from checks.engine.result import Outcome, Result, Stage, Status
+from checks.engine.text import printable
 
 MAX_WORKERS = 32
 
@@ -61,47 +63,74 @@ def run_units(
 ) -> list[Outcome]:
     """Run ``units`` concurrently; ``on_outcome`` is called (in this thread) as each ends.
 
-    A unit still running after its check's ``timeout_s`` is recorded as ``error``.
+    A unit still running ``timeout_s`` after *it* started (not after the stage started: a
+    unit waiting for a free thread is not late) is recorded as ``error`` and left behind.
+    Outcomes arrive through a queue, so the cost per unit stays flat however many there are.
     """
     outcomes: list[Outcome] = []
     if not units:
         return outcomes
+    finished: queue.Queue[tuple[int, Outcome]] = queue.Queue()
+    started_at: dict[int, float] = {}
+
+    def work(index: int) -> None:
+        started_at[index] = time.monotonic()
+        finished.put((index, run_unit(units[index], ctx)))
+
     pool = ThreadPoolExecutor(max_workers=min(max_workers, len(units)), thread_name_prefix="check")
-    started = time.monotonic()
-    pending: dict[Future, Unit] = {pool.submit(run_unit, u, ctx): u for u in units}
+    pending = set(range(len(units)))
     try:
+        for index in pending:
+            pool.submit(work, index)
         while pending:
-            budget = max(u.check.timeout_s for u in pending.values())
-            done, _ = wait(pending, timeout=max(0.0, started + budget - time.monotonic()) + 0.5,
-                           return_when=FIRST_COMPLETED)
-            if not done:  # every unit left has outlived its time limit
-                for future, unit in pending.items():
-                    future.cancel()
-                    result = Result.error(f"did not finish within {unit.check.timeout_s:g} s")
-                    done_outcome = _outcome(unit, result, started)
-                    outcomes.append(done_outcome)
-                    if on_outcome:
-                        on_outcome(done_outcome)
-                break
-            for future in done:
-                unit = pending.pop(future)
-                outcome = future.result()
-                outcomes.append(outcome)
-                if on_outcome:
-                    on_outcome(outcome)
+            try:
+                index, outcome = finished.get(timeout=_next_deadline(units, started_at, pending))
+            except queue.Empty:
+                index, outcome = None, None
+            if index is not None and index in pending:
+                pending.discard(index)
+                _deliver(outcome, outcomes, on_outcome)
+            for late in _late(units, started_at, pending):
+                pending.discard(late)
+                unit = units[late]
+                result = Result.error(f"did not finish within {unit.check.timeout_s:g} s")
+                _deliver(_outcome(unit, result, started_at[late]), outcomes, on_outcome)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return outcomes
 
 
+def _deliver(outcome: Outcome, outcomes: list[Outcome], on_outcome) -> None:
+    outcomes.append(outcome)
+    if on_outcome:
+        on_outcome(outcome)
+
+
+def _next_deadline(units: list[Unit], started_at: dict[int, float], pending: set[int]) -> float:
+    """Seconds until the earliest running unit is late (at most 1 s, to notice new starts)."""
+    now = time.monotonic()
+    waits = [started_at[i] + units[i].check.timeout_s - now for i in pending if i in started_at]
+    return max(0.01, min([1.0, *waits]))
+
+
+def _late(units: list[Unit], started_at: dict[int, float], pending: set[int]) -> list[int]:
+    now = time.monotonic()
+    return [i for i in pending if i in started_at and now > started_at[i] + units[i].check.timeout_s]
+
+
 def _outcome(unit: Unit, result: Result, started: float) -> Outcome:
     if result.status is Status.ERROR:
         result.evidence.setdefault("elapsed_ms", round((time.monotonic() - started) * 1000, 1))
+    # Whatever a target sent (a NUL in a certificate name, escape codes in a header) is
+    # stored and shown as text: escape it once, here, for every check.
+    result.summary = printable(result.summary)
+    result.evidence = printable(result.evidence)
+    result.remediation = printable(result.remediation)
     return Outcome(
         check_id=unit.check.id,
         stage=unit.check.stage,
         impact=unit.check.impact,
-        target=unit.target,
+        target=printable(unit.target),
         result=result,
         duration_ms=(time.monotonic() - started) * 1000,
     )

@@ -84,6 +84,7 @@ class Sandbox:
             extra_ca_pem=factory.ca_pem,
             port_map={80: self.http.port, 443: self.https.port},
             allowed_networks=(f"{self.network}.0/24",),
+            allowed_ports=(self.http.port, self.https.port),
         )
         return self.profile
 

@@ -126,12 +126,14 @@ class WebServer:
                           headers=[("Content-Type", "text/plain")])
         if route.latency_ms:
             await asyncio.sleep(route.latency_ms / 1000)
-        headers = [(k, _expand(v, route, target, host)) for k, v in route.headers]
+        # Bytes, so a scenario can send raw UTF-8 in a field the way a careless server does.
+        headers = [(k.encode("ascii"), _expand(v, route, target, host).encode("utf-8"))
+                   for k, v in route.headers]
         if route.stream == "endless":
             await self._send_endless(conn, writer, route, headers)
             return
-        if not any(k.lower() == "content-length" for k, _ in headers):
-            headers.append(("Content-Length", str(len(route.body))))
+        if not any(k.lower() == b"content-length" for k, _ in headers):
+            headers.append((b"Content-Length", str(len(route.body)).encode()))
         out = conn.send(h11.Response(status_code=route.status, headers=headers))
         out += conn.send(h11.Data(data=route.body)) if route.body and method != "HEAD" else b""
         out += conn.send(h11.EndOfMessage())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import socket
+import threading
 
 import pytest
 
@@ -42,8 +43,8 @@ from tests.engine.support import redirect, run_check
         ("2002:a9fe:a9fe::1", "embeds 169.254.169.254, which is link-local (cloud metadata range)"),
         ("64:ff9b::a00:1", "embeds 10.0.0.1, which is private"),  # NAT64
         ("100.64.0.1", "shared address space (carrier-grade NAT)"),
-        ("192.0.2.80", "documentation range (RFC 5737 / RFC 3849)"),
-        ("2001:db8::1", "documentation range (RFC 5737 / RFC 3849)"),
+        ("192.0.2.80", "documentation range (RFC 5737, RFC 3849, RFC 9637)"),
+        ("2001:db8::1", "documentation range (RFC 5737, RFC 3849, RFC 9637)"),
     ],
 )
 def test_the_policy_refuses_non_public_addresses_and_says_why(address, reason):
@@ -196,3 +197,57 @@ def test_a_profile_without_the_sandbox_block_refuses_the_sandbox_itself(sandbox)
     assert (exchange.error_kind, exchange.error) == ("policy", f"outbound policy refused {address}: loopback")
     assert counters["connections_opened"] == 0
     assert box.https.requests == 0
+
+
+def test_the_sandbox_block_is_open_only_on_the_sandbox_ports():
+    policy = OutboundPolicy(("127.9.9.0/24",), (18080, 18443))
+
+    assert policy.refusal("127.9.9.10", 18443) is None
+    assert policy.refusal("127.9.9.10", 8000) == (
+        "outbound policy refused 127.9.9.10 port 8000: only ports 18080, 18443 are allowed there"
+    )
+
+
+def test_a_redirect_to_another_port_on_a_sandbox_address_never_connects(sandbox):
+    """Every 127/8 address reaches a service bound to 0.0.0.0: a listener on another port of
+    the machine must not be reachable through the sandbox's block."""
+    listener = socket.socket()
+    listener.bind(("0.0.0.0", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: _accept(listener, accepted), daemon=True).start()
+    box, net = sandbox({"hosts": {"www.shop.test": {"http": [
+        {"path": "/*", "status": 301, "headers": [["Location", f"http://www.shop.test:{port}/admin"]]}
+    ]}}})
+
+    chain = net.http.follow("http://www.shop.test/")
+
+    listener.close()
+    assert chain.end == "error"
+    assert chain.final.error_kind == "policy"
+    assert chain.final.error == (
+        f"outbound policy refused {box.addresses['www.shop.test']} port {port}: only ports "
+        f"{box.http.port}, {box.https.port} are allowed there"
+    )
+    assert accepted == []
+
+
+def _accept(listener, accepted):
+    try:
+        accepted.append(listener.accept())
+    except OSError:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("fec0::1", "site-local (deprecated private range)"),
+        ("3fff::1", "documentation range (RFC 5737, RFC 3849, RFC 9637)"),
+        ("192.0.0.8", "not globally routable"),
+    ],
+)
+def test_older_special_ranges_are_refused_too(address, reason):
+    assert OutboundPolicy().refusal(address) == f"outbound policy refused {address}: {reason}"

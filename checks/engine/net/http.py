@@ -8,6 +8,7 @@ deadline over the whole exchange — so a server that drips bytes cannot hold a 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import re
 import ssl
@@ -90,7 +91,7 @@ class GuardedBackend(httpcore.NetworkBackend):
             raise DnsConnectError(str(exc)) from None
         refusals, failures = [], []
         for address in addresses:
-            refusal = self.profile.policy.refusal(address)
+            refusal = self.profile.policy.refusal(address, self.profile.port(port))
             if refusal:
                 refusals.append(refusal)
                 continue
@@ -209,16 +210,15 @@ class HttpClient:
             ssl_context=context, network_backend=self.backend,
             max_connections=64, keepalive_expiry=5.0,
         )
-        self._client = httpx.Client(
-            transport=transport,
-            follow_redirects=False,
-            timeout=httpx.Timeout(profile.http_timeout_s, connect=profile.connect_timeout_s),
-            headers={"User-Agent": profile.user_agent},
-        )
+        # We send through the transport, not an httpx.Client: the client parses a redirect's
+        # Location even when it does not follow it, and a hostile Location (javascript:, raw
+        # UTF-8) would then sink the whole exchange. We judge Location ourselves.
+        self._transport = transport
+        self._timeout = httpx.Timeout(profile.http_timeout_s, connect=profile.connect_timeout_s)
         self._memo = Memo()
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
     def fetch(
         self,
@@ -249,8 +249,7 @@ class HttpClient:
                 return RedirectChain(hops, "final")
             seen.add(current)
             target = exchange.location
-            parts = urlsplit(target)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if not _fetchable(target):
                 return RedirectChain(hops, "bad_location")
             if target in seen:
                 return RedirectChain(hops, "loop")
@@ -263,7 +262,12 @@ class HttpClient:
         started = time.monotonic()
         token = _deadline.set(started + (timeout_s or self.profile.http_timeout_s))
         try:
-            with self._client.stream(method, url, headers=list(headers)) as response:
+            request = httpx.Request(
+                method, url, headers=[("User-Agent", self.profile.user_agent), *headers],
+                extensions={"timeout": self._timeout.as_dict()},
+            )
+            with contextlib.closing(self._transport.handle_request(request)) as response:
+                response.request = request
                 exchange.status = response.status_code
                 exchange.http_version = response.http_version
                 exchange.headers = [
@@ -276,6 +280,8 @@ class HttpClient:
             exchange.error_kind, exchange.error = _describe(exc)
         except (httpcore.ReadTimeout, httpcore.ConnectTimeout) as exc:
             exchange.error_kind, exchange.error = "timeout", f"timed out: {exc}"
+        except httpx.InvalidURL as exc:
+            exchange.error_kind, exchange.error = "protocol", f"not a URL that can be fetched: {exc}"
         except (ValueError, UnicodeError) as exc:  # malformed URL or header from the peer
             exchange.error_kind, exchange.error = "protocol", str(exc)
         finally:
@@ -293,6 +299,19 @@ class HttpClient:
             if len(body) > cap:
                 return bytes(body[:cap]), True
         return bytes(body), False
+
+
+def _fetchable(url: str) -> bool:
+    """An absolute http(s) URL with a host that httpx can send (a Location may be anything)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    try:
+        httpx.URL(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        return False
+    return True
 
 
 def _describe(exc: httpx.HTTPError) -> tuple[str, str]:

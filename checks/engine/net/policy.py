@@ -15,9 +15,10 @@ from dataclasses import dataclass
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+_IETF_PROTOCOL = ipaddress.ip_network("192.0.0.0/24")  # RFC 6890; is_global lags on 3.11
 _DOCUMENTATION = tuple(
     ipaddress.ip_network(n)
-    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
 )
 
 
@@ -55,13 +56,15 @@ def refusal_reason(ip: IPAddress) -> str | None:
         return "unspecified"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
         return "shared address space (carrier-grade NAT)"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "site-local (deprecated private range)"
     if any(ip in net for net in _DOCUMENTATION if net.version == ip.version):
-        return "documentation range (RFC 5737 / RFC 3849)"
+        return "documentation range (RFC 5737, RFC 3849, RFC 9637)"
     if ip.is_private:
         return "private"
     if ip.is_reserved:
         return "reserved"
-    if not ip.is_global:
+    if not ip.is_global or ip in _IETF_PROTOCOL:
         return "not globally routable"
     return None
 
@@ -71,27 +74,35 @@ class OutboundPolicy:
     """Decides whether the engine may connect to an address.
 
     ``allowed_networks`` are exceptions (CIDR strings) — the sandbox allows its own loopback
-    block; production allows none.
+    block; production allows none. ``allowed_ports``, when given, narrow the exception to
+    those ports: on Linux every 127/8 address reaches a service bound to 0.0.0.0, so the
+    sandbox's block must not open the machine's other loopback services.
     """
 
     allowed_networks: tuple[str, ...] = ()
+    allowed_ports: tuple[int, ...] = ()
 
-    def refusal(self, address: str) -> str | None:
-        """``None`` when allowed, else a sentence naming the address and the reason."""
+    def refusal(self, address: str, port: int | None = None) -> str | None:
+        """``None`` when allowed, else a sentence naming the address and the reason.
+        ``port`` is the port actually connected to (after the profile's port map)."""
         try:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
             return f"{address!r} is not an IP address"
         for network in self.allowed_networks:
             if ip in ipaddress.ip_network(network, strict=False):
+                if self.allowed_ports and port is not None and port not in self.allowed_ports:
+                    ports = ", ".join(str(p) for p in self.allowed_ports)
+                    return (f"outbound policy refused {address} port {port}: "
+                            f"only ports {ports} are allowed there")
                 return None
         reason = refusal_reason(ip)
         if reason is None:
             return None
         return f"outbound policy refused {address}: {reason}"
 
-    def check(self, address: str) -> None:
-        """Raise ``OutboundRefused`` unless ``address`` is allowed."""
-        refusal = self.refusal(address)
+    def check(self, address: str, port: int | None = None) -> None:
+        """Raise ``OutboundRefused`` unless ``address`` (and ``port``) is allowed."""
+        refusal = self.refusal(address, port)
         if refusal:
             raise OutboundRefused(refusal)

@@ -16,7 +16,8 @@ class NetworkProfile:
     - ``nameservers`` / ``dns_port``: recursive resolvers to ask; empty = the system's.
     - ``extra_ca_pem``: a CA trusted in addition to the system store (the sandbox's test CA).
     - ``port_map``: ``{80: 18080, 443: 18443}`` — connect to the mapped port instead.
-    - ``allowed_networks``: CIDRs the outbound policy lets through (never in production).
+    - ``allowed_networks``: CIDRs the outbound policy lets through (never in production);
+      ``allowed_ports``: the only ports allowed inside them (the sandbox's listeners).
     - timeouts in seconds, body cap in bytes.
     """
 
@@ -26,6 +27,7 @@ class NetworkProfile:
     extra_ca_pem: str | None = None
     port_map: dict[int, int] = field(default_factory=dict)
     allowed_networks: tuple[str, ...] = ()
+    allowed_ports: tuple[int, ...] = ()
     connect_timeout_s: float = 5.0
     http_timeout_s: float = 10.0
     max_body_bytes: int = 2_000_000
@@ -37,7 +39,7 @@ class NetworkProfile:
 
     @cached_property
     def policy(self) -> OutboundPolicy:
-        return OutboundPolicy(tuple(self.allowed_networks))
+        return OutboundPolicy(tuple(self.allowed_networks), tuple(self.allowed_ports))
 
     def port(self, port: int) -> int:
         """The port to connect to for a URL's ``port``."""
@@ -62,6 +64,7 @@ class NetworkProfile:
             "extra_ca_pem": self.extra_ca_pem,
             "port_map": {str(k): v for k, v in self.port_map.items()},
             "allowed_networks": list(self.allowed_networks),
+            "allowed_ports": list(self.allowed_ports),
         }
 
     @classmethod
@@ -73,6 +76,7 @@ class NetworkProfile:
             extra_ca_pem=data.get("extra_ca_pem"),
             port_map={int(k): int(v) for k, v in data.get("port_map", {}).items()},
             allowed_networks=tuple(data.get("allowed_networks", ())),
+            allowed_ports=tuple(int(p) for p in data.get("allowed_ports", ())),
         )
 
 

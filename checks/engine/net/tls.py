@@ -135,7 +135,7 @@ class TlsClient:
         probe = TlsProbe(host=host, port=port)
         started = time.monotonic()
         try:
-            address = self._address(host)
+            address = self._address(host, port)
             probe.address = address
             self._handshake(probe, address, verify=True)
         except _ProbeError as exc:
@@ -143,14 +143,14 @@ class TlsClient:
         probe.elapsed_ms = (time.monotonic() - started) * 1000
         return probe
 
-    def _address(self, host: str) -> str:
+    def _address(self, host: str, port: int) -> str:
         try:
             addresses = self.dns.addresses(host)
         except ResolveError as exc:
             raise _ProbeError("dns", str(exc)) from None
         refusals = []
         for address in addresses:
-            refusal = self.profile.policy.refusal(address)
+            refusal = self.profile.policy.refusal(address, self.profile.port(port))
             if refusal is None:
                 return address
             refusals.append(refusal)
