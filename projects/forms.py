@@ -8,7 +8,13 @@ from django import forms
 from django.conf import settings
 
 from checks.engine.hostnames import InvalidHostname, normalize_hostname, subdomain_label
-from checks.engine.spec import ENDPOINT_KINDS, InvalidEndpoint, endpoint_from
+from checks.engine.spec import (
+    ENDPOINT_KINDS,
+    MAX_ENDPOINTS,
+    MAX_SUBDOMAINS,
+    InvalidEndpoint,
+    endpoint_from,
+)
 from checks.network import scenario_path
 from projects.models import Endpoint, Project
 
@@ -118,6 +124,9 @@ class ProjectForm(forms.ModelForm):
         return [s.strip() for s in self.cleaned_data["subdomains_text"].split(",") if s.strip()]
 
     def _subdomains(self, values: list[str], apex: str) -> list[str]:
+        if len(values) > MAX_SUBDOMAINS:
+            self.add_error("subdomains_text", f"At most {MAX_SUBDOMAINS} subdomains")
+            return []
         labels, errors = [], []
         for value in values:
             try:
@@ -130,7 +139,10 @@ class ProjectForm(forms.ModelForm):
 
     def clean_endpoints_text(self) -> list[tuple[str, str, str]]:
         endpoints, errors = [], []
-        for number, line in enumerate(self.cleaned_data["endpoints_text"].splitlines(), 1):
+        lines = self.cleaned_data["endpoints_text"].splitlines()
+        if sum(1 for line in lines if line.strip()) > MAX_ENDPOINTS:
+            raise forms.ValidationError(f"At most {MAX_ENDPOINTS} endpoints")
+        for number, line in enumerate(lines, 1):
             if not line.split():
                 continue
             try:

@@ -18,8 +18,15 @@ from checks.engine.spec import InvalidEndpoint, ProjectSpec, endpoint_from
 
 def spec_from_dict(data: dict) -> ProjectSpec:
     """A ``ProjectSpec`` from a scenario's ``project`` mapping (raises ``ValueError``)."""
-    if not data.get("apex"):
+    if not data.get("apex") or not isinstance(data["apex"], str):
         raise ValueError("the project needs an apex domain")
+    if not isinstance(data.get("endpoints") or [], list):
+        raise ValueError("the project's endpoints must be a list of {kind, url, method}")
+    subdomains = data.get("subdomains")
+    if subdomains is not None and (
+        not isinstance(subdomains, list) or not all(isinstance(s, str) for s in subdomains)
+    ):
+        raise ValueError("the project's subdomains must be a list of names, like [www, app]")
     endpoints = []
     for number, e in enumerate(data.get("endpoints") or [], 1):
         if not isinstance(e, dict) or "kind" not in e or "url" not in e:
@@ -29,15 +36,19 @@ def spec_from_dict(data: dict) -> ProjectSpec:
         except InvalidEndpoint as exc:
             raise ValueError(f"endpoint {number}: {exc}") from None
     kwargs = {}
-    if data.get("subdomains") is not None:
-        kwargs["subdomains"] = tuple(data["subdomains"])
-    return ProjectSpec(
+    if subdomains is not None:
+        kwargs["subdomains"] = tuple(subdomains)
+    preferred = str(data.get("preferred_host") or "")
+    spec = ProjectSpec(
         name=str(data.get("name") or data["apex"]),
         apex=str(data["apex"]),
         preferred_host=str(data.get("preferred_host") or ""),
         endpoints=tuple(endpoints),
         **kwargs,
     )
+    if preferred and spec.preferred_host != spec.apex and not spec.preferred_host.endswith("." + spec.apex):
+        raise ValueError(f"the preferred host must be {spec.apex} or a name under it")
+    return spec
 
 
 def run_audit(

@@ -46,6 +46,9 @@ def normalize_hostname(value: str) -> str:
     for label in labels:
         if not _LDH.match(label):
             raise InvalidHostname(f"{value!r} has an invalid label {label!r}")
+    if labels[-1].isdigit():
+        # RFC 1123 §2.1 / WHATWG URL: a name whose last label is numeric is read as IPv4.
+        raise InvalidHostname(f"{value!r} ends in a number, so browsers read it as an IP address")
     return name
 
 

@@ -20,6 +20,8 @@ ENDPOINT_KINDS = (
 )
 DEFAULT_SUBDOMAINS = ("www", "app", "api", "admin")
 ENDPOINT_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+MAX_SUBDOMAINS = 50
+MAX_ENDPOINTS = 100
 
 
 class InvalidEndpoint(ValueError):
@@ -82,6 +84,11 @@ class ProjectSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "apex", normalize_hostname(self.apex))
+        if len(self.subdomains) > MAX_SUBDOMAINS or len(self.endpoints) > MAX_ENDPOINTS:
+            # An audit sends traffic to every host; a runaway list must not become a flood.
+            raise InvalidHostname(
+                f"a project may have at most {MAX_SUBDOMAINS} subdomains and {MAX_ENDPOINTS} endpoints"
+            )
         labels = [subdomain_label(s, self.apex) for s in self.subdomains if s.strip()]
         object.__setattr__(self, "subdomains", tuple(dict.fromkeys(labels)))
         preferred = normalize_hostname(self.preferred_host) if self.preferred_host else self.apex

@@ -10,6 +10,7 @@ examples in ``docs/scenarios.md``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,20 +76,48 @@ class Scenario:
     source: Path | None = None
 
 
+MAX_SCENARIO_BYTES = 2_000_000
+MAX_BODY_FILE_BYTES = 20_000_000
+MAX_LATENCY_MS = 3_600_000  # an hour: longer is a typo, or an attempt to hold a worker
+MAX_DAYS = 36_500
+MAX_TTL_S = 2_147_483_647  # RFC 2181 §8
+
+
 def load_scenario(path: str | Path, *, overrides: dict | None = None) -> Scenario:
-    """Read and validate a scenario file; raises ``ScenarioError`` with the reason."""
+    """Read and validate a scenario file; raises ``ScenarioError`` with the reason.
+
+    Files over ``MAX_SCENARIO_BYTES``, YAML anchors and aliases (the "billion laughs" of
+    YAML) and nesting too deep to walk are refused before anything is built.
+    """
     path = Path(path)
     try:
+        if not path.is_file():
+            raise ScenarioError(f"{path}: cannot read (No such file or directory)"
+                                if not path.exists() else f"{path}: not a regular file")
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: larger than {MAX_SCENARIO_BYTES // 1_000_000} MB")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text") from None
+    kind = "YAML" if path.suffix in (".yaml", ".yml") else "JSON"
     try:
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        data = _load_yaml(text, path) if kind == "YAML" else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ScenarioError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+        raise ScenarioError(f"{path}: not valid {kind}: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nested too deeply") from None
     if overrides and isinstance(data, dict):
         data = {**data, **overrides}
     return parse_scenario(data, source=path)
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ScenarioError(f"{path}: YAML anchors and aliases (&name, *name) are not allowed")
+    return yaml.safe_load(text)
 
 
 TOP_KEYS = ("name", "description", "project", "dns", "dns_latency_ms", "latency_ms", "hosts", "expect")
@@ -107,8 +136,21 @@ def _known_keys(mapping: dict, known: tuple[str, ...], where: str) -> None:
 
 
 def parse_scenario(data: Any, *, source: Path | None = None) -> Scenario:
-    """Validate scenario ``data`` (already decoded) into a ``Scenario``."""
+    """Validate scenario ``data`` (already decoded) into a ``Scenario``.
+
+    Raises ``ScenarioError`` naming the place; a value of a type no rule foresaw still ends
+    in a ``ScenarioError`` (with the exception's text), never in a traceback.
+    """
     where = str(source or "scenario")
+    try:
+        return _parse(data, source, where)
+    except ScenarioError:
+        raise
+    except (TypeError, AttributeError, ValueError, OverflowError, KeyError, RecursionError) as exc:
+        raise ScenarioError(f"{where}: not a valid scenario ({type(exc).__name__}: {exc})") from None
+
+
+def _parse(data: Any, source: Path | None, where: str) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(f"{where}: the top level must be a mapping")
     _known_keys(data, TOP_KEYS, where)
@@ -116,6 +158,8 @@ def parse_scenario(data: Any, *, source: Path | None = None) -> Scenario:
     latency = _number(data.get("latency_ms", 0), f"{where}: latency_ms")
     dns = _dns(data.get("dns") or {}, where)
     hosts = {}
+    if not isinstance(data.get("hosts") or {}, dict):
+        raise ScenarioError(f"{where}: hosts must map host names to what they serve")
     for name, spec in (data.get("hosts") or {}).items():
         host = _hostname(name, f"{where}: hosts")
         hosts[host] = _host(host, spec or {}, f"{where}: hosts.{host}", base_dir, latency)
@@ -138,6 +182,28 @@ def parse_scenario(data: Any, *, source: Path | None = None) -> Scenario:
     )
 
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_SAN = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*$")
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 §5.1 field-name
+
+
+def _body_file(value: Any, base_dir: Path, where: str) -> bytes:
+    """A file beside the scenario (never outside its folder), at most ``MAX_BODY_FILE_BYTES``."""
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"{where} must be a file name relative to the scenario")
+    path = (base_dir / value).resolve()
+    if not path.is_relative_to(base_dir.resolve()):
+        raise ScenarioError(f"{where}: {value!r} is outside the scenario's folder")
+    try:
+        if not path.is_file():
+            raise ScenarioError(f"{where}: {value!r} is not a regular file")
+        if path.stat().st_size > MAX_BODY_FILE_BYTES:
+            raise ScenarioError(f"{where}: {value!r} is larger than {MAX_BODY_FILE_BYTES // 1_000_000} MB")
+        return path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{where}: {exc.strerror}") from None
+
+
 def _hostname(name: Any, where: str) -> str:
     try:
         return normalize_hostname(str(name))
@@ -145,9 +211,9 @@ def _hostname(name: Any, where: str) -> str:
         raise ScenarioError(f"{where}: {exc}") from None
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ScenarioError(f"{where} must be a number of at least 0, not {value!r}")
+def _number(value: Any, where: str, *, most: float = MAX_LATENCY_MS) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= most:
+        raise ScenarioError(f"{where} must be a number from 0 to {most:g}, not {value!r}")
     return float(value)
 
 
@@ -157,6 +223,10 @@ def _dns(zone: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, node in zone.items():
         key = str(name).lower().rstrip(".")
+        try:
+            dns.name.from_text(key)
+        except dns.exception.DNSException as exc:
+            raise ScenarioError(f"{where}: dns: {key[:80]!r} is not a DNS name ({exc})") from None
         if isinstance(node, str):
             if node.upper() not in SPECIAL_ANSWERS:
                 raise ScenarioError(f"{where}: dns.{key} must be records, TIMEOUT or SERVFAIL")
@@ -164,7 +234,8 @@ def _dns(zone: Any, where: str) -> dict[str, Any]:
         elif isinstance(node, dict):
             for rdtype, values in node.items():
                 if rdtype in ("latency_ms", "ttl"):
-                    _number(values, f"{where}: dns.{key}.{rdtype}")
+                    most = MAX_TTL_S if rdtype == "ttl" else MAX_LATENCY_MS
+                    _number(values, f"{where}: dns.{key}.{rdtype}", most=most)
                 elif not isinstance(values, list):
                     raise ScenarioError(f"{where}: dns.{key}.{rdtype} must be a list of values")
                 else:
@@ -205,11 +276,21 @@ def _host(name: str, spec: Any, where: str, base_dir: Path, latency: float) -> H
             f"{where}.certificate must be one of {', '.join(CERT_KINDS)} or a mapping, not {given!r}"
         )
     days = cert.get("days_left", 0)
-    if isinstance(days, bool) or not isinstance(days, int | float):
-        raise ScenarioError(f"{where}.certificate.days_left must be a number of days, not {days!r}")
+    if isinstance(days, bool) or not isinstance(days, int | float) or not -MAX_DAYS <= days <= MAX_DAYS:
+        raise ScenarioError(
+            f"{where}.certificate.days_left must be a number of days from -{MAX_DAYS} to {MAX_DAYS}, "
+            f"not {days!r}"
+        )
     san = cert.get("san", [])
-    if not isinstance(san, list) or not all(isinstance(n, str) and n for n in san):
+    if not isinstance(san, list) or not all(isinstance(n, str) and 0 < len(n) <= 253 for n in san):
         raise ScenarioError(f"{where}.certificate.san must be a list of names, not {san!r}")
+    if cert.get("kind", "valid") != "self_signed":
+        # The test CA issues only names a CA would; a self-signed certificate may hold anything.
+        for san_name in san:
+            if not _SAN.match(san_name):
+                raise ScenarioError(f"{where}.certificate.san: {san_name!r} is not a name a CA issues")
+    if not isinstance(spec.get("tls_versions") or [], list):
+        raise ScenarioError(f"{where}.tls_versions must be a list, like [TLSv1.2, TLSv1.3]")
     versions = tuple(spec.get("tls_versions") or TLS_VERSIONS)
     for version in versions:
         if version not in TLS_VERSIONS:
@@ -244,16 +325,18 @@ def _route(spec: Any, where: str, base_dir: Path, latency: float) -> Route:
     if not isinstance(status, int) or not 100 <= status <= 599:
         raise ScenarioError(f"{where}.status must be an HTTP status code, not {status!r}")
     headers = spec.get("headers") or []
-    if not all(isinstance(h, list | tuple) and len(h) == 2 for h in headers):
+    if not isinstance(headers, list) or not all(isinstance(h, list | tuple) and len(h) == 2 for h in headers):
         raise ScenarioError(f"{where}.headers must be [name, value] pairs")
+    for name, value in headers:
+        if not _TOKEN.match(str(name)):
+            raise ScenarioError(f"{where}.headers: {str(name)!r} is not a header name")
+        if any(ch in str(value) for ch in "\r\n\x00"):
+            raise ScenarioError(f"{where}.headers: the value of {name} has a line break or NUL")
     body = spec.get("body", "")
     if not isinstance(body, str):
         raise ScenarioError(f"{where}.body must be text, not {type(body).__name__}")
     if "body_file" in spec:
-        try:
-            body = (base_dir / spec["body_file"]).read_bytes()
-        except OSError as exc:
-            raise ScenarioError(f"{where}.body_file: {exc.strerror}") from None
+        body = _body_file(spec["body_file"], base_dir, f"{where}.body_file")
     elif "body_json" in spec:
         body = json.dumps(spec["body_json"])
     if isinstance(body, str):

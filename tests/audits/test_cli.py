@@ -119,5 +119,5 @@ def test_a_pdf_path_that_cannot_be_written_is_reported_and_the_risk_list_still_p
 def test_a_scenario_endpoint_of_an_unknown_kind_is_a_clear_error(tmp_path):
     bad = tmp_path / "endpoint.yaml"
     bad.write_text("project: {apex: shop.test, endpoints: [{kind: foo, url: 'https://shop.test/'}]}\n")
-    with pytest.raises(CommandError, match=r"cannot use scenario: endpoint 1: 'foo' is not a kind: use one of"):
+    with pytest.raises(CommandError, match=r"cannot use scenario: endpoint 1: 'foo' is not a kind: use"):
         run_cli("--scenario", str(bad))

@@ -171,3 +171,13 @@ def test_a_cname_to_itself_is_a_loop(sandbox):
 
     assert result.status == "fail"
     assert result.summary == "www.shop.test is a CNAME loop: www.shop.test → www.shop.test"
+
+
+def test_a_cname_chain_longer_than_16_hops_cannot_be_resolved_and_is_an_error(sandbox):
+    zone = {f"h{i}.shop.test": {"CNAME": [f"h{i + 1}.shop.test"]} for i in range(20)}
+    zone["h20.shop.test"] = {"A": ["192.0.2.1"]}
+    box, net = sandbox({"dns": zone})
+
+    result = run_check(net, "dns.resolves", "h0.shop.test")
+
+    assert result.status == "error"

@@ -235,10 +235,8 @@ def test_a_redirect_to_another_port_on_a_sandbox_address_never_connects(sandbox)
 
 
 def _accept(listener, accepted):
-    try:
+    with contextlib.suppress(OSError):
         accepted.append(listener.accept())
-    except OSError:
-        pass
 
 
 @pytest.mark.parametrize(

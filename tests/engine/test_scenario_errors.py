@@ -38,7 +38,27 @@ HOST = "hosts.www.shop.test"
         ({"hosts": {"www.shop.test": {"https": [{"path": "/", "stream": "forever"}]}}},
          f"scenario: {HOST}.https[0].stream must be 'endless' if given"),
         ({"hosts": {"www.shop.test": {"https": [{"path": "/", "latency_ms": -1}]}}},
-         f"scenario: {HOST}.https[0].latency_ms must be a number of at least 0, not -1"),
+         f"scenario: {HOST}.https[0].latency_ms must be a number from 0 to 3.6e+06, not -1"),
+        ({"hosts": {"www.shop.test": {"https": [{"path": "/", "latency_ms": float("inf")}]}}},
+         f"scenario: {HOST}.https[0].latency_ms must be a number from 0 to 3.6e+06, not inf"),
+        ({"hosts": [1]}, "scenario: hosts must map host names to what they serve"),
+        ({"hosts": {"www.shop.test": {"https": [{"path": "/", "headers": 5}]}}},
+         f"scenario: {HOST}.https[0].headers must be [name, value] pairs"),
+        ({"hosts": {"www.shop.test": {"https": [{"path": "/", "headers": [["X-A", "b\r\nSet-Cookie: x"]]}]}}},
+         f"scenario: {HOST}.https[0].headers: the value of X-A has a line break or NUL"),
+        ({"hosts": {"www.shop.test": {"https": [{"path": "/", "headers": [["Bad Name", "x"]]}]}}},
+         f"scenario: {HOST}.https[0].headers: 'Bad Name' is not a header name"),
+        ({"hosts": {"www.shop.test": {"https": [{"path": "/", "body_file": 5}]}}},
+         f"scenario: {HOST}.https[0].body_file must be a file name relative to the scenario"),
+        ({"hosts": {"www.shop.test": {"certificate": {"san": ["a b.shop.test"]}}}},
+         f"scenario: {HOST}.certificate.san: 'a b.shop.test' is not a name a CA issues"),
+        ({"hosts": {"www.shop.test": {"certificate": {"days_left": float("nan")}}}},
+         f"scenario: {HOST}.certificate.days_left must be a number of days from -36500 to 36500, not nan"),
+        ({"hosts": {"www.shop.test": {"tls_versions": "TLSv1.2"}}},
+         f"scenario: {HOST}.tls_versions must be a list, like [TLSv1.2, TLSv1.3]"),
+        ({"dns": {"a" * 64 + ".shop.test": {"A": ["192.0.2.1"]}}},
+         f"scenario: dns: {('a' * 64 + '.shop.test')!r} is not a DNS name "
+         "(A DNS label is > 63 octets long.)"),
         ({"hosts": {"www.shop.test": {"https": [{"path": "/", "body": 42}]}}},
          f"scenario: {HOST}.https[0].body must be text, not int"),
         ({"hosts": {"www.shop.test": {"https": "yes"}}},
@@ -47,7 +67,8 @@ HOST = "hosts.www.shop.test"
          f"scenario: {HOST}.certificate must be one of valid, expired, not_yet_valid, wrong_name, "
          "self_signed, leaf_only or a mapping, not 'revoked'"),
         ({"hosts": {"www.shop.test": {"certificate": {"days_left": "soon"}}}},
-         f"scenario: {HOST}.certificate.days_left must be a number of days, not 'soon'"),
+         f"scenario: {HOST}.certificate.days_left must be a number of days from -36500 to 36500, "
+         "not 'soon'"),
         ({"hosts": {"www.shop.test": {"certificate": {"san": "www.shop.test"}}}},
          f"scenario: {HOST}.certificate.san must be a list of names, not 'www.shop.test'"),
         ({"hosts": {"www.shop.test": {"tls_versions": ["SSLv3"]}}},
@@ -72,7 +93,7 @@ HOST = "hosts.www.shop.test"
         ({"dns": {"shop.test": "NXDOMAIN"}},
          "scenario: dns.shop.test must be records, TIMEOUT or SERVFAIL"),
         ({"dns": {"shop.test": {"A": ["192.0.2.1"], "ttl": "long"}}},
-         "scenario: dns.shop.test.ttl must be a number of at least 0, not 'long'"),
+         "scenario: dns.shop.test.ttl must be a number from 0 to 2.14748e+09, not 'long'"),
         ({"expect": {"dns.resolves": "pass"}},
          "scenario: expect must map check id -> {target: status}"),
     ],
@@ -124,7 +145,46 @@ def test_a_body_file_that_cannot_be_read_is_refused(tmp_path: Path):
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
 
-    assert str(caught.value) == f"{path}: hosts.www.shop.test.https[0].body_file: No such file or directory"
+    assert str(caught.value) == (
+        f"{path}: hosts.www.shop.test.https[0].body_file: 'nope.html' is not a regular file"
+    )
+
+
+def test_a_body_file_outside_the_scenarios_folder_is_refused(tmp_path: Path):
+    path = tmp_path / "site.yaml"
+    path.write_text("hosts:\n  www.shop.test:\n    https: [{path: /, body_file: ../../etc/passwd}]\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert str(caught.value) == (
+        f"{path}: hosts.www.shop.test.https[0].body_file: '../../etc/passwd' is outside the scenario's folder"
+    )
+
+
+def test_yaml_aliases_are_refused_so_a_billion_laughs_cannot_be_expanded(tmp_path: Path):
+    path = tmp_path / "bomb.yaml"
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in "bcdefghi":
+        prev = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [" + ",".join([f"*{prev}"] * 9) + "]")
+    lines.append("description: *i")
+    path.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert str(caught.value) == f"{path}: YAML anchors and aliases (&name, *name) are not allowed"
+
+
+def test_a_scenario_file_over_2_mb_is_refused_unread(tmp_path: Path):
+    path = tmp_path / "huge.yaml"
+    path.write_text("# " + "x" * 2_000_001 + "\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert str(caught.value) == f"{path}: larger than 2 MB"
 
 
 def test_a_file_error_names_the_file(tmp_path: Path):

@@ -187,6 +187,10 @@ def _parse(name: str, rdtype: str, qname: dns.name.Name, response, where: str) -
             return answer
         answer.cname_chain.append(target.to_text(omit_final_dot=True).lower())
         current = target
+    else:
+        if wanted != dns.rdatatype.CNAME:
+            answer.error = f"CNAME chain longer than {MAX_CNAME_HOPS} hops"
+            return answer
     rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, wanted)
     if rrset is not None:
         ttls.append(rrset.ttl)
