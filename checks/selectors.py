@@ -22,6 +22,11 @@ def untested(run: AuditRun) -> list[CheckResult]:
     return list(run.results.filter(status=Status.ERROR).order_by("stage", "check_id", "target"))
 
 
+def passed(run: AuditRun) -> list[CheckResult]:
+    """Results that passed, by stage, check and target: what a re-run must keep green."""
+    return list(run.results.filter(status=Status.PASS).order_by("stage", "check_id", "target"))
+
+
 def risk_summary(run: AuditRun) -> dict:
     """Counts per status, blockers left, and a per-stage pass/warn/fail table."""
     counts = {s.value: 0 for s in Status}

@@ -47,17 +47,20 @@ def run_detail(request, run_id: int):
 
 def _risk_page(request, project, run):
     """The risk list of ``run``: ``risks`` as (CheckResult, Finding | None) pairs in fix order,
-    ``untested`` (status error), ``summary`` (counts); each result carries ``evidence_json``."""
+    ``untested`` (status error), ``passed``, ``summary`` (counts); each result carries
+    ``evidence_json``."""
     context = {"project": project, "run": run}
     if run is not None:
         findings = selectors.findings_by_key(project)
         risks = selectors.risk_list(run)
         untested = selectors.untested(run)
-        for result in [*risks, *untested]:
+        passed = selectors.passed(run)
+        for result in [*risks, *untested, *passed]:
             result.evidence_json = _pretty(result.evidence)
         context.update(
             risks=[(r, findings.get((r.check_id, r.target))) for r in risks],
             untested=untested,
+            passed=passed,
             summary=selectors.risk_summary(run),
         )
     return render(request, "checks/risks.html", context)

@@ -78,6 +78,19 @@ def test_the_risk_list_shows_blockers_left_first_and_the_untested_apart(client, 
     ]
 
 
+def test_the_passed_checks_are_listed_last_folded_away(client, audited):
+    consultant, project, run = audited
+    client.force_login(consultant)
+
+    html = client.get(reverse("checks:run", args=[run.pk])).content.decode()
+
+    assert html.index('id="untested"') < html.index('id="passed"')
+    passed = re.findall(r'<li class="risk passed" data-check="([\w.]+)" data-target="([\w.]+)">', html)
+    assert len(passed) == 13
+    assert passed[0] == ("dns.resolves", "api.clubhouse.test")
+    assert ("tls.certificate", "www.clubhouse.test") in passed
+
+
 def test_the_evidence_is_shown_as_indented_json(client, audited):
     consultant, project, run = audited
     client.force_login(consultant)
