@@ -77,6 +77,7 @@ def https_redirect(target: str, ctx: Context) -> Result:
       that never reaches https, or a redirect to a host that does not exist or refuses.
     - warn: the first redirect is temporary (302/303/307), or goes to another ``http://``
       URL first; nothing listens on port 80.
+    - pass: a 301 or 308 to an ``https://`` URL, and no later hop back to ``http://``.
     - error: the first request could not be made (DNS, policy, timeout), or a later hop timed
       out or was refused by the outbound policy.
     """
@@ -132,6 +133,7 @@ def canonical_redirect(target: str, ctx: Context) -> Result:
       host; loop; more than 10 hops; a downgrade to http:// (RFC 6797 §7.2); a hop whose host
       does not exist or refuses the connection.
     - warn: more than one hop; path or query lost; temporary redirect code.
+    - pass: one 301 or 308 straight to the same path and query on the preferred host.
     - error: the first request could not be made.
     Metric: ``hops``.
     """
