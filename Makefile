@@ -41,7 +41,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 bench: $(VENV)/.installed
-	@env -u DATABASE_URL -u REDIS_URL $(PY) benchmarks/audit_wall.py
+	@$(PY) benchmarks/audit_wall.py
+	@$(PY) benchmarks/edge_stage.py
 
 clean:
 	rm -rf var/ .pytest_cache
