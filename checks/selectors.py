@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from checks.engine.hostnames import InvalidHostname
+from checks.engine.registry import Check, all_checks
 from checks.engine.result import Stage, Status
 from checks.engine.risk import rank
 from checks.models import AuditRun, CheckResult
@@ -44,6 +46,39 @@ def risk_summary(run: AuditRun) -> dict:
         "stages": [{"stage": Stage(s).title, "number": Stage(s).number, **c}
                    for s, c in sorted(stages.items(), key=lambda kv: Stage(kv[0]).number)],
     }
+
+
+def edge_matrix(run: AuditRun, hosts: list[str] | None = None) -> dict:
+    """The edge stage of ``run`` as a hosts × checks matrix, for the project page.
+
+    Returns ``{"checks": [Check, ...], "rows": [{"host": str, "cells": [CheckResult | None, ...]}]}``:
+    one column per registered edge check (stage order, then id, so new checks appear by
+    themselves), one row per host that has an edge result in ``run``, in the order of the
+    project's ``spec().hosts``; hosts the run checked but the project no longer lists (it was
+    edited since) come last, by name. ``cells[i]`` is the result of ``checks[i]`` on that host,
+    or ``None`` when the check did not run there (``http.canonical_redirect`` runs only on the
+    alternate host). ``hosts`` is the project's host order when the caller already has it.
+    One query for the results; ``evidence`` and ``metrics`` are deferred.
+    """
+    checks: list[Check] = [c for c in all_checks() if c.stage == Stage.EDGE]
+    column = {c.id: i for i, c in enumerate(checks)}
+    results = (run.results.filter(stage=Stage.EDGE, check_id__in=list(column))
+               .defer("evidence", "metrics"))
+    by_host: dict[str, list[CheckResult | None]] = {}
+    for result in results:
+        cells = by_host.setdefault(result.target, [None] * len(checks))
+        cells[column[result.check_id]] = result
+    order = {host: i for i, host in enumerate(_spec_hosts(run) if hosts is None else hosts)}
+    ordered = sorted(by_host, key=lambda h: (h not in order, order.get(h, 0), h))
+    return {"checks": checks, "rows": [{"host": h, "cells": by_host[h]} for h in ordered]}
+
+
+def _spec_hosts(run: AuditRun) -> list[str]:
+    """The project's hosts in audit order; empty when its domains are no longer valid."""
+    try:
+        return run.project.spec().hosts
+    except InvalidHostname:
+        return []
 
 
 def findings_by_key(project) -> dict[tuple[str, str], Finding]:

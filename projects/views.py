@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 
 from checks.engine.hostnames import InvalidHostname
 from checks.models import AuditRun
-from checks.selectors import latest_finished_run, risk_summary
+from checks.selectors import edge_matrix, latest_finished_run, risk_summary
 from checks.services import run_progress, sweep_stale_audits
 from projects import access
 from projects.forms import ProjectForm
@@ -66,6 +66,7 @@ def project_detail(request, project_id: int):
     runs = list(project.runs.all()[:10])
     current = runs[0] if runs else None
     finished = latest_finished_run(project)
+    hosts = _hosts(project)
     return render(request, "projects/detail.html", {
         "project": project,
         "endpoints": project.endpoints.all(),
@@ -74,9 +75,10 @@ def project_detail(request, project_id: int):
         "progress": run_progress(current) if current else None,
         "finished": finished,
         "summary": risk_summary(finished) if finished else None,
+        "edge": edge_matrix(finished, hosts) if finished else None,
         "documents": project.handovers.defer("pdf")[:10],
         "can_write": access.can_write(request.user, project),
-        "hosts": _hosts(project),
+        "hosts": hosts,
         # Only the file name: the server's paths are none of the reader's business.
         "scenario_label": Path(project.sandbox_scenario).name if project.sandbox_scenario else "",
     })

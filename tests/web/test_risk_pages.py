@@ -55,7 +55,7 @@ def test_the_risk_list_ranks_the_four_demo_risks_in_fix_order(client, audited):
     }
     html = response.content.decode()
     rows = re.findall(
-        r'<li class="risk (blocker|high|medium|low)" data-check="([\w.]+)" data-target="([\w.]+)">', html
+        r'<li class="risk (blocker|high|medium|low)" data-check="([\w.]+)" data-target="([\w.]+)" id=', html
     )
     assert rows == [(impact, check, target) for check, target, impact, _ in DEMO_RISKS]
 
@@ -69,7 +69,7 @@ def test_the_risk_list_shows_blockers_left_first_and_the_untested_apart(client, 
     blockers = html.index('id="blockers-left"')
     assert blockers < html.index('id="risks"') < html.index('id="untested"')
     assert re.search(r'id="blockers-left">\s*<span class="n">2</span>', html)
-    untested = re.findall(r'<li class="risk untested" data-check="([\w.]+)" data-target="([\w.]+)">', html)
+    untested = re.findall(r'<li class="risk untested" data-check="([\w.]+)" data-target="([\w.]+)" id=', html)
     assert untested == [
         ("http.hsts", "admin.clubhouse.test"),
         ("http.hsts", "api.clubhouse.test"),
@@ -85,7 +85,7 @@ def test_the_passed_checks_are_listed_last_folded_away(client, audited):
     html = client.get(reverse("checks:run", args=[run.pk])).content.decode()
 
     assert html.index('id="untested"') < html.index('id="passed"')
-    passed = re.findall(r'<li class="risk passed" data-check="([\w.]+)" data-target="([\w.]+)">', html)
+    passed = re.findall(r'<li class="risk passed" data-check="([\w.]+)" data-target="([\w.]+)" id=', html)
     assert len(passed) == 13
     assert passed[0] == ("dns.resolves", "api.clubhouse.test")
     assert ("tls.certificate", "www.clubhouse.test") in passed
