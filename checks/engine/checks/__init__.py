@@ -1,3 +1,11 @@
 """Check modules, one per area; importing this package registers them all."""
 
-from checks.engine.checks import dns, http, tls  # noqa: F401
+from checks.engine.checks import (  # noqa: F401
+    content,
+    dns,
+    dns_records,
+    headers,
+    http,
+    tls,
+    tls_protocols,
+)

@@ -1,0 +1,1 @@
+"""Placeholder: filled by the edge-stage work (issue 3)."""
