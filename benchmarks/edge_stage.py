@@ -29,24 +29,37 @@ from checks.sandbox import Sandbox, ScenarioError, parse_scenario  # noqa: E402
 LATENCY_MS = 200
 TARGET_MS = 3000
 APEX = "edge-bench.test"
-HSTS = ["Strict-Transport-Security", "max-age=63072000; includeSubDomains"]
+HSTS = ["Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"]
+SECURITY = [
+    ["Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"],
+    ["X-Content-Type-Options", "nosniff"],
+    ["Referrer-Policy", "strict-origin-when-cross-origin"],
+]
 
 
 def scenario_data() -> dict:
-    """Five healthy hosts; the apex sends everything to www in one 301."""
-    page = [{"path": "/*", "headers": [HSTS, ["Content-Type", "text/html"]], "body": "<h1>ok</h1>"}]
+    """Five healthy hosts; the apex sends everything to www in one 301. Every unit of the edge
+    stage is expected, so a fast but wrong stage fails the benchmark."""
+    page = [{"path": "/*", "headers": [HSTS, ["Content-Type", "text/html"], *SECURITY],
+             "body": "<h1>ok</h1>"}]
     hosts = {f"{label}.{APEX}": {"https": page} for label in ("www", "app", "api", "admin")}
     hosts[APEX] = {"https": [{"path": "/*", "status": 301,
                               "headers": [["Location", f"https://www.{APEX}{{path}}"], HSTS]}]}
-    checks = ("dns.resolves", "tls.certificate", "http.https_redirect", "http.hsts")
     every = [APEX, *(f"{label}.{APEX}" for label in ("www", "app", "api", "admin"))]
+    checks = ("dns.resolves", "dns.caa", "tls.certificate", "tls.protocols", "tls.key_strength",
+              "http.https_redirect", "http.hsts")
     expect = {check: dict.fromkeys(every, "pass") for check in checks}
+    expect["dns.dangling_cname"] = dict.fromkeys(every, "skipped")
+    expect["http.security_headers"] = {**dict.fromkeys(every, "pass"), APEX: "skipped"}  # a redirect
     expect["http.canonical_redirect"] = {APEX: "pass"}
+    expect["http.hsts_preload"] = {APEX: "pass"}
+    expect["http.mixed_content"] = {f"https://www.{APEX}/": "pass"}
     return {
         "name": "edge stage benchmark",
         "latency_ms": LATENCY_MS,
         "dns_latency_ms": LATENCY_MS,
         "project": {"name": "Edge bench", "apex": APEX, "preferred_host": f"www.{APEX}"},
+        "dns": {APEX: {"CAA": [[0, "issue", "sandbox.test"]]}},
         "hosts": hosts,
         "expect": expect,
     }
@@ -68,6 +81,9 @@ def main() -> int:
     finally:
         sandbox.stop()
     mismatches = expect_mismatches(scenario, outcomes)
+    expected = {(c, t) for c, targets in scenario.expect.items() for t in targets}
+    mismatches += [f"{o.check_id} {o.target}: not expected" for o in outcomes
+                   if (o.check_id, o.target) not in expected]
     for mismatch in mismatches:
         print(f"# verdict differs from expect: {mismatch}", file=sys.stderr)
     line("hosts", len(project.hosts), "count")

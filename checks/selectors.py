@@ -52,15 +52,16 @@ def edge_matrix(run: AuditRun, hosts: list[str] | None = None) -> dict:
     """The edge stage of ``run`` as a hosts × checks matrix, for the project page.
 
     Returns ``{"checks": [Check, ...], "rows": [{"host": str, "cells": [CheckResult | None, ...]}]}``:
-    one column per registered edge check (stage order, then id, so new checks appear by
-    themselves), one row per host that has an edge result in ``run``, in the order of the
+    one column per registered edge check whose targets are hosts (stage order, then id, so new
+    checks appear by themselves; checks of endpoint URLs stay on the risk list), one row per
+    host that has an edge result in ``run``, in the order of the
     project's ``spec().hosts``; hosts the run checked but the project no longer lists (it was
     edited since) come last, by name. ``cells[i]`` is the result of ``checks[i]`` on that host,
     or ``None`` when the check did not run there (``http.canonical_redirect`` runs only on the
     alternate host). ``hosts`` is the project's host order when the caller already has it.
     One query for the results; ``evidence`` and ``metrics`` are deferred.
     """
-    checks: list[Check] = [c for c in all_checks() if c.stage == Stage.EDGE]
+    checks: list[Check] = [c for c in all_checks() if c.stage == Stage.EDGE and c.per_host]
     column = {c.id: i for i, c in enumerate(checks)}
     results = (run.results.filter(stage=Stage.EDGE, check_id__in=list(column))
                .defer("evidence", "metrics"))

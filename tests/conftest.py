@@ -12,10 +12,22 @@ from pathlib import Path
 import pytest
 
 from checks.engine.net.session import Net
-from checks.sandbox import Sandbox, parse_scenario
+from checks.sandbox import Sandbox, load_scenario, parse_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"
+
+# The demo scenario's `expect` names the verdict of every unit of its audit (a test holds it
+# to that), so the figures tests assert come from one place: the scenario file.
+DEMO_EXPECT = {
+    (check, target): status
+    for check, targets in load_scenario(SCENARIOS / "demo.yaml").expect.items()
+    for target, status in targets.items()
+}
+DEMO_UNITS = len(DEMO_EXPECT)
+DEMO_COUNTS = {
+    s: sum(1 for v in DEMO_EXPECT.values() if v == s) for s in ("pass", "warn", "fail", "error", "skipped")
+}
 
 
 @pytest.fixture(autouse=True)

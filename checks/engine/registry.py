@@ -48,6 +48,11 @@ class Check:
     def doc(self) -> str:
         return (self.run.__doc__ or "").strip()
 
+    @property
+    def per_host(self) -> bool:
+        """True when its targets are host names; False when they are URLs (endpoints)."""
+        return not getattr(self.targets, "url_targets", False)
+
 
 REGISTRY: dict[str, Check] = {}
 
@@ -80,6 +85,12 @@ def all_checks() -> list[Check]:
     import checks.engine.checks  # noqa: F401  (importing fills the registry)
 
     return sorted(REGISTRY.values(), key=lambda c: (c.stage.number, c.id))
+
+
+def url_targets(targets: Callable[[ProjectSpec], list[str]]):
+    """Mark a targets function whose targets are URLs (endpoints), not host names."""
+    targets.url_targets = True
+    return targets
 
 
 def every_host(project: ProjectSpec) -> list[str]:

@@ -23,7 +23,10 @@ from checks.engine.hostnames import InvalidHostname, normalize_hostname
 from checks.sandbox.dnsserver import make_rdata
 
 CERT_KINDS = ("valid", "expired", "not_yet_valid", "wrong_name", "self_signed", "leaf_only")
-TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
+TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")  # oldest first; a host accepts a range
+DEFAULT_TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
+CERT_KEY_TYPES = ("ec256", "rsa2048", "rsa1024")
+CERT_SIGNATURES = ("sha256", "sha1")
 SPECIAL_ANSWERS = ("TIMEOUT", "SERVFAIL")
 
 
@@ -123,7 +126,7 @@ def _load_yaml(text: str, path: Path) -> Any:
 TOP_KEYS = ("name", "description", "project", "dns", "dns_latency_ms", "latency_ms", "hosts", "expect")
 PROJECT_KEYS = ("name", "client_name", "apex", "preferred_host", "subdomains", "endpoints", "rollback_notes")
 HOST_KEYS = ("certificate", "tls_versions", "latency_ms", "https", "http")
-CERT_KEYS = ("kind", "san", "days_left")
+CERT_KEYS = ("kind", "san", "days_left", "key", "signature")
 ROUTE_KEYS = ("path", "method", "status", "headers", "body", "body_file", "body_json", "latency_ms",
               "stream", "chunk_delay_ms")
 
@@ -289,16 +292,38 @@ def _host(name: str, spec: Any, where: str, base_dir: Path, latency: float) -> H
         for san_name in san:
             if not _SAN.match(san_name):
                 raise ScenarioError(f"{where}.certificate.san: {san_name!r} is not a name a CA issues")
-    if not isinstance(spec.get("tls_versions") or [], list):
-        raise ScenarioError(f"{where}.tls_versions must be a list, like [TLSv1.2, TLSv1.3]")
-    versions = tuple(spec.get("tls_versions") or TLS_VERSIONS)
-    for version in versions:
-        if version not in TLS_VERSIONS:
-            raise ScenarioError(f"{where}.tls_versions: {version!r} is not one of {TLS_VERSIONS}")
+    if cert.get("key", "ec256") not in CERT_KEY_TYPES:
+        raise ScenarioError(
+            f"{where}.certificate.key must be one of {', '.join(CERT_KEY_TYPES)}, not {cert['key']!r}"
+        )
+    if cert.get("signature", "sha256") not in CERT_SIGNATURES:
+        raise ScenarioError(
+            f"{where}.certificate.signature must be one of {', '.join(CERT_SIGNATURES)}, "
+            f"not {cert['signature']!r}"
+        )
+    versions = _tls_versions(spec.get("tls_versions"), f"{where}.tls_versions")
     latency = _number(spec.get("latency_ms", latency), f"{where}.latency_ms")
     https = _routes(spec.get("https"), f"{where}.https", base_dir, latency, name, "https")
     http = _routes(spec.get("http"), f"{where}.http", base_dir, latency, name, "http")
     return HostSpec(name, cert, versions, https, http)
+
+
+def _tls_versions(value: Any, where: str) -> tuple[str, ...]:
+    """The versions a host accepts, oldest first; a server takes a range (minimum to maximum),
+    so a gap (``[TLSv1, TLSv1.3]``) cannot be served and is refused here."""
+    if not isinstance(value or [], list):
+        raise ScenarioError(f"{where} must be a list, like [TLSv1.2, TLSv1.3]")
+    for version in value or []:
+        if version not in TLS_VERSIONS:
+            raise ScenarioError(f"{where}: {version!r} is not one of {TLS_VERSIONS}")
+    if not value:
+        return DEFAULT_TLS_VERSIONS
+    positions = sorted({TLS_VERSIONS.index(v) for v in value})
+    if positions != list(range(positions[0], positions[-1] + 1)):
+        raise ScenarioError(
+            f"{where} must be consecutive versions (a server accepts a range), not {value!r}"
+        )
+    return tuple(TLS_VERSIONS[i] for i in positions)
 
 
 def _routes(value: Any, where: str, base_dir: Path, latency: float, host: str, scheme: str):

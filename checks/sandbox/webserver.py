@@ -4,8 +4,10 @@ HTTP has one listener on every host's address and routes on the ``Host`` field. 
 one listener per host, on that host's address, whose TLS context carries the host's
 certificate and TLS versions; a connection whose SNI names another host of the scenario (a
 CNAME to a shared address) gets that host's certificate but the listener's versions, since
-OpenSSL settles the version bounds before the SNI callback runs. Responses are written
-exactly as the scenario says: repeated header fields stay repeated, latency is real time.
+OpenSSL settles the version bounds before the SNI callback runs. A host that accepts TLS 1.0
+or 1.1, or serves a weak key or a SHA-1 signature, gets OpenSSL's security level 0: OpenSSL 3
+refuses all three at its default level. Responses are written exactly as the scenario says:
+repeated header fields stay repeated, latency is real time.
 """
 
 from __future__ import annotations
@@ -13,15 +15,22 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import ssl
+import warnings
 
 import h11
 
-from checks.sandbox.certs import ServedCert
+from checks.sandbox.certs import ServedCert, is_weak
 from checks.sandbox.scenario import HostSpec, Route
 from checks.sandbox.tasks import HandlerTasks
 
 CHUNK = 64 * 1024
-_TLS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+_TLS = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+_LEGACY = ("TLSv1", "TLSv1.1")
 
 
 def find_route(routes: list[Route], method: str, target: str) -> Route | None:
@@ -79,8 +88,12 @@ class WebServer:
         for name, spec in self.hosts.items():
             cert = self.certs[name]
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.minimum_version = min(_TLS[v] for v in spec.tls_versions)
-            ctx.maximum_version = max(_TLS[v] for v in spec.tls_versions)
+            if is_weak(spec.certificate) or set(_LEGACY) & set(spec.tls_versions):
+                ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+            with warnings.catch_warnings():  # Python deprecates TLS 1.0/1.1; serving them is the fault
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = min(_TLS[v] for v in spec.tls_versions)
+                ctx.maximum_version = max(_TLS[v] for v in spec.tls_versions)
             ctx.load_cert_chain(cert.chain_path, cert.key_path)
             ctx.sni_callback = self._pick_certificate
             self._contexts[name] = ctx

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from tests.conftest import SCENARIOS
+from tests.conftest import DEMO_COUNTS, DEMO_UNITS, SCENARIOS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +25,7 @@ def test_the_json_output_holds_the_run_and_every_result_risks_first(tmp_path):
     pdf = tmp_path / "handover.pdf"
     data = json.loads(run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--json", "--pdf", str(pdf)))
     assert data["run"]["state"] == "done"
-    assert data["run"]["counts"] == {"pass": 13, "warn": 1, "fail": 3, "error": 4, "skipped": 0}
+    assert data["run"]["counts"] == DEMO_COUNTS
     assert data["run"]["pdf"] == str(pdf.resolve())
     assert pdf.read_bytes().startswith(b"%PDF")
     first = data["results"][0]
@@ -41,18 +41,18 @@ def test_the_json_output_holds_the_run_and_every_result_risks_first(tmp_path):
         ("http.hsts", "app.clubhouse.test"),
         ("http.canonical_redirect", "clubhouse.test"),
     ]
-    assert len(data["results"]) == 21
+    assert len(data["results"]) == DEMO_UNITS
 
 
 def test_the_text_output_prints_the_ranked_risk_list_and_the_pdf_path(tmp_path):
     pdf = tmp_path / "out.pdf"
     text = run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--pdf", str(pdf))
-    assert "13 pass, 1 warn, 3 fail, 4 error, 0 skipped" in text
+    assert ", ".join(f"{n} {s}" for s, n in DEMO_COUNTS.items()) in text
     assert "Blockers left: 2" in text
     assert "  1. BLOCKER  fail  tls.certificate          api.clubhouse.test" in text
     assert "  4. MEDIUM   warn  http.canonical_redirect  clubhouse.test" in text
     assert f"\nHandover PDF: {pdf.resolve()}\n" in text
-    assert text.rstrip().endswith("Scenario expectations: 21 of 21 met")
+    assert text.rstrip().endswith(f"Scenario expectations: {DEMO_UNITS} of {DEMO_UNITS} met")
 
 
 def test_auditing_the_same_scenario_twice_reuses_its_project():
@@ -102,7 +102,8 @@ def test_expectations_the_audit_does_not_meet_are_listed_and_fail_the_command(tm
     with pytest.raises(CommandError, match="1 of the scenario's expectations not met"):
         call_command("audit", "--scenario", str(path), stdout=out)
     assert out.getvalue().rstrip().endswith(
-        "Scenario expectations: 20 of 21 met\n  - http.hsts app.clubhouse.test: expected pass, got fail"
+        f"Scenario expectations: {DEMO_UNITS - 1} of {DEMO_UNITS} met\n"
+        "  - http.hsts app.clubhouse.test: expected pass, got fail"
     )
 
 

@@ -15,7 +15,7 @@ from checks.models import AuditRun, CheckResult, StageRun
 from checks.sandbox import load_scenario
 from projects.models import Finding
 from projects.services import project_sync_from_scenario
-from tests.conftest import SCENARIOS
+from tests.conftest import DEMO_UNITS, SCENARIOS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,8 +50,8 @@ def editable_project(tmp_path: Path):
 def test_a_run_is_planned_with_one_row_per_stage_and_every_unit_counted(demo_project):
     run = services.audit_start(project=demo_project, dispatch=False)
     assert run.state == "queued"
-    assert run.planned_count == 21
-    assert list(run.stages.values_list("stage", "planned_count")) == [("edge", 21)]
+    assert run.planned_count == DEMO_UNITS
+    assert list(run.stages.values_list("stage", "planned_count")) == [("edge", DEMO_UNITS)]
 
 
 def test_a_run_can_be_claimed_only_once(demo_project):
@@ -65,7 +65,7 @@ def test_a_run_can_be_claimed_only_once(demo_project):
 def test_an_audit_writes_every_result_and_opens_one_finding_per_risk(demo_project):
     run = audited(demo_project)
     assert run.state == "done"
-    assert run.results.count() == 21
+    assert run.results.count() == DEMO_UNITS
     risky = {(r.check_id, r.target): r.status for r in run.results.filter(status__in=["fail", "warn"])}
     assert risky == DEMO_RISKS
     assert {(f.check_id, f.target): f.status for f in demo_project.findings.all()} == {
@@ -78,7 +78,7 @@ def test_running_a_stage_again_adds_no_duplicate_results(demo_project):
     run = audited(demo_project)
     AuditRun.objects.filter(pk=run.pk).update(state="running")
     services.stage_execute(run.pk, "edge")
-    assert CheckResult.objects.filter(run=run).count() == 21
+    assert CheckResult.objects.filter(run=run).count() == DEMO_UNITS
 
 
 def test_a_second_failing_run_keeps_one_finding_per_risk(demo_project):
@@ -92,13 +92,15 @@ def test_a_fix_is_verified_by_a_passing_run_and_regresses_when_it_breaks_again(e
     project, path = editable_project
     audited(project)
     data = yaml.safe_load(path.read_text())
-    app_route = data["hosts"]["app.clubhouse.test"]["https"][0]
-    app_route["headers"].append(["Strict-Transport-Security", "max-age=31536000"])
+    app_routes = data["hosts"]["app.clubhouse.test"]["https"]
+    for route in app_routes:
+        route["headers"].append(["Strict-Transport-Security", "max-age=31536000"])
     path.write_text(yaml.safe_dump(data))
     audited(project)
     finding = Finding.objects.get(project=project, check_id="http.hsts", target="app.clubhouse.test")
     assert (finding.status, finding.last_result_status) == ("verified", "pass")
-    app_route["headers"].pop()
+    for route in app_routes:
+        route["headers"].pop()
     path.write_text(yaml.safe_dump(data))
     audited(project)
     finding.refresh_from_db()
@@ -118,9 +120,11 @@ def test_progress_counts_results_as_they_are_written(demo_project):
     services.audit_execute(run.pk)
     run.refresh_from_db()
     progress = services.run_progress(run)
-    assert (progress["state"], progress["done"], progress["planned"]) == ("done", 21, 21)
+    assert (progress["state"], progress["done"], progress["planned"]) == ("done", DEMO_UNITS, DEMO_UNITS)
     assert progress["percent"] == 100
-    assert progress["stages"] == [{"stage": "edge", "title": "Domain & edge", "done": 21, "planned": 21}]
+    assert progress["stages"] == [
+        {"stage": "edge", "title": "Domain & edge", "done": DEMO_UNITS, "planned": DEMO_UNITS}
+    ]
 
 
 def test_the_sweeper_finishes_a_run_whose_worker_died_as_error(demo_project):

@@ -19,7 +19,7 @@ from checks.models import AuditRun
 from checks.sandbox import load_scenario
 from launchready.celery import app
 from projects.services import project_sync_from_scenario
-from tests.conftest import REPO, SCENARIOS
+from tests.conftest import DEMO_UNITS, REPO, SCENARIOS
 
 pytestmark = [
     pytest.mark.worker,
@@ -74,7 +74,7 @@ def test_a_worker_runs_the_demo_audit_to_done_with_its_four_risks(worker):
     run = services.audit_start(project=project)  # dispatched on commit to the broker
     run = wait_for(lambda: AuditRun.objects.filter(pk=run.pk, state__in=["done", "error"]).first())
     assert (run.state, run.error) == ("done", "")
-    assert run.results.count() == 21
+    assert run.results.count() == DEMO_UNITS
     assert sorted(run.results.filter(status__in=["fail", "warn"]).values_list("check_id", "target")) == [
         ("dns.resolves", "admin.clubhouse.test"),
         ("http.canonical_redirect", "clubhouse.test"),

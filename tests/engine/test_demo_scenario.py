@@ -2,8 +2,9 @@
 
 from checks.engine.audit import run_audit, spec_from_dict
 from checks.engine.risk import rank
+from checks.engine.runner import plan
 from checks.sandbox import Sandbox, load_scenario
-from tests.conftest import SCENARIOS
+from tests.conftest import DEMO_EXPECT, SCENARIOS
 
 
 def test_the_demo_audit_ranks_its_four_faults_with_the_expired_api_certificate_first():
@@ -18,3 +19,9 @@ def test_the_demo_audit_ranks_its_four_faults_with_the_expired_api_certificate_f
         ("high", "fail", "http.hsts", "app.clubhouse.test"),
         ("medium", "warn", "http.canonical_redirect", "clubhouse.test"),
     ]
+
+
+def test_the_demo_expectations_name_every_unit_of_its_audit():
+    scenario = load_scenario(SCENARIOS / "demo.yaml")
+    planned = {u.key for u in plan(spec_from_dict(scenario.project))}
+    assert set(DEMO_EXPECT) == planned

@@ -164,15 +164,15 @@ def test_dns_01_a_dangling_cname_fails_with_its_target_nxdomain(sandbox):
 
     result = run_check(net, "dns.resolves", "app.example.com", apex="example.com")
 
-    # Takeover (fail) vs stale record (DNS-01c: warn) is a later issue; see the scenario file.
+    # Takeover (fail) vs stale record (DNS-01c: warn): tests/engine/test_known_traps_dns.py.
     assert result.status == "fail"
     assert result.summary == (
-        "app.example.com is a CNAME to app-legacy.paas.example.net, which does not exist (NXDOMAIN)"
+        "app.example.com is a CNAME to app-legacy.herokuapp.com, which does not exist (NXDOMAIN)"
     )
     assert result.evidence["record_type"] == "CNAME"
-    assert result.evidence["target"] == "app-legacy.paas.example.net"
+    assert result.evidence["target"] == "app-legacy.herokuapp.com"
     assert result.evidence["target_status"] == "NXDOMAIN"
-    assert result.evidence["cname_chain"] == ["app-legacy.paas.example.net"]
+    assert result.evidence["cname_chain"] == ["app-legacy.herokuapp.com"]
 
 
 def test_dns_01b_a_cname_chain_is_reported_as_a_chain_not_a_bare_a(sandbox):

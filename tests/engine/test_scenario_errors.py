@@ -72,7 +72,7 @@ HOST = "hosts.www.shop.test"
         ({"hosts": {"www.shop.test": {"certificate": {"san": "www.shop.test"}}}},
          f"scenario: {HOST}.certificate.san must be a list of names, not 'www.shop.test'"),
         ({"hosts": {"www.shop.test": {"tls_versions": ["SSLv3"]}}},
-         f"scenario: {HOST}.tls_versions: 'SSLv3' is not one of ('TLSv1.2', 'TLSv1.3')"),
+         f"scenario: {HOST}.tls_versions: 'SSLv3' is not one of ('TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3')"),
         ({"hosts": {"https://www.shop.test/": {}}},
          "scenario: hosts: 'https://www.shop.test/' is a URL: give the host name only, like example.com"),
         ({"dns": {"www.shop.test": {"A": ["not-an-address"]}}},

@@ -246,3 +246,65 @@ def hsts(target: str, ctx: Context) -> Result:
     flags += ", preload" if policy.preload else ""
     return Result.passed(f"max-age={policy.max_age_s} ({policy.max_age_s // 86400} days){flags}",
                          evidence, metrics=metrics)
+
+
+def apex_only(project) -> list[str]:
+    """Target: the apex (the registrable domain)."""
+    return [project.apex]
+
+
+@check(
+    "http.hsts_preload",
+    stage=Stage.EDGE,
+    impact=Impact.LOW,
+    title="HSTS preload eligible",
+    targets=apex_only,
+)
+def hsts_preload(target: str, ctx: Context) -> Result:
+    """The apex meets the HSTS preload list's submission requirements (hstspreload.org).
+
+    Requirements: ``http://apex/`` first redirects to ``https://apex/`` on the same host
+    (RFC 6797 §7.2); ``https://apex/`` — the response itself, even when it is a redirect —
+    sends a valid Strict-Transport-Security field (RFC 6797 §6.1, first field only, §8.1) with
+    ``max-age`` of at least 31536000, ``includeSubDomains`` and ``preload``.
+    - pass: every requirement met.
+    - warn: one or more unmet (each listed): preloading is optional, but without it the first
+      visit of every browser can be stripped to HTTP.
+    - fail: never — the HSTS policy itself is judged by ``http.hsts``.
+    - error: no answer over HTTPS (TLS failure, DNS, timeout).
+    """
+    response = ctx.net.http.fetch(f"https://{target}/")
+    if response.error:
+        return Result.error(f"could not test: {response.error}", {"url": f"https://{target}/"})
+    fields = response.header_fields("strict-transport-security")
+    policy = parse_sts(fields[0]) if fields else None
+    first = ctx.net.http.follow(f"http://{target}/").hops[0]
+    unmet = []
+    if first.error or not first.is_redirect or first.location != f"https://{target}/":
+        seen = first.error or (first.location if first.is_redirect else f"answers {first.status}")
+        unmet.append(f"http://{target}/ must redirect to https://{target}/ first ({seen})")
+    if policy is None or policy.error:
+        unmet.append("a valid Strict-Transport-Security header on https://" + target + "/")
+    else:
+        if policy.max_age_s < ONE_YEAR_S:
+            unmet.append(f"max-age of at least {ONE_YEAR_S} (is {policy.max_age_s})")
+        if not policy.include_subdomains:
+            unmet.append("includeSubDomains")
+        if not policy.preload:
+            unmet.append("the preload directive")
+    evidence = {
+        "hsts_fields": fields,
+        "effective": policy.as_evidence() if policy else None,
+        "http_first_hop": first.as_evidence(),
+        "unmet": unmet,
+    }
+    if unmet:
+        return Result.warn(
+            f"{target} is not eligible for HSTS preload: needs {unmet[0]}"
+            + (f" (and {len(unmet) - 1} more)" if len(unmet) > 1 else ""),
+            evidence,
+            remediation=(f"Redirect http://{target}/ to https://{target}/ first, send "
+                         "Strict-Transport-Security: max-age=63072000; includeSubDomains; preload "
+                         "on it, then submit the domain at hstspreload.org."),
+        )
+    return Result.passed(f"{target} meets the HSTS preload requirements", evidence)

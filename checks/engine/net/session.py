@@ -27,8 +27,11 @@ class Net:
         self.close()
 
     def counters(self) -> dict[str, int]:
-        """``dns_queries`` sent and HTTP ``connections_opened`` so far."""
+        """``dns_queries`` sent; ``connections_opened`` in all (HTTP plus TLS probes), and the
+        two parts as ``http_connections`` and ``tls_probe_connections``."""
         return {
             "dns_queries": self.dns.queries_sent,
-            "connections_opened": self.http.backend.connections_opened,
+            "connections_opened": self.http.backend.connections_opened + self.tls.connections_opened,
+            "http_connections": self.http.backend.connections_opened,
+            "tls_probe_connections": self.tls.connections_opened,
         }

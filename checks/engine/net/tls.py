@@ -9,13 +9,17 @@ handshake without verification fetches the certificates for evidence.
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import ssl
+import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from checks.engine.net.dns import DnsClient, ResolveError
@@ -23,6 +27,20 @@ from checks.engine.net.memo import Memo
 from checks.engine.net.profile import NetworkProfile
 
 _DER = 2  # _ssl.ENCODING_DER
+
+# Protocol versions as ``SSLSocket.version()`` names them, oldest first.
+TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+_PINNED = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+_BUILT_WITH = {"TLSv1": ssl.HAS_TLSv1, "TLSv1.1": ssl.HAS_TLSv1_1,
+               "TLSv1.2": ssl.HAS_TLSv1_2, "TLSv1.3": ssl.HAS_TLSv1_3}
+# Errors OpenSSL raises on our side before any byte is sent: this client cannot offer the version
+# (OpenSSL built or configured without it), which says nothing about the server.
+_CLIENT_LIMITS = ("NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "UNSUPPORTED_SSL_VERSION")
 
 
 @dataclass
@@ -40,6 +58,7 @@ class CertInfo:
     key_type: str
     key_bits: int | None
     signature_algorithm: str | None
+    signature_hash: str | None = None  # "sha256", "sha1", "md5"; None for Ed25519 / unknown
 
     @property
     def self_issued(self) -> bool:
@@ -71,6 +90,7 @@ class CertInfo:
             key_type=key_type,
             key_bits=key_bits,
             signature_algorithm=sig,
+            signature_hash=_signature_hash(cert),
         )
 
     def as_evidence(self) -> dict:
@@ -78,6 +98,15 @@ class CertInfo:
         data["not_before"] = self.not_before.strftime("%Y-%m-%dT%H:%M:%SZ")
         data["not_after"] = self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
         return data
+
+
+def _signature_hash(cert: x509.Certificate) -> str | None:
+    """The digest the issuer signed with (also for RSASSA-PSS, whose hash is a parameter)."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except (UnsupportedAlgorithm, ValueError):  # an OID this build of cryptography does not know
+        return None
+    return algorithm.name if algorithm is not None else None
 
 
 def _key(cert: x509.Certificate) -> tuple[str, int | None]:
@@ -119,17 +148,123 @@ class TlsProbe:
         return self.chain[0] if self.chain else None
 
 
+@dataclass
+class VersionAnswer:
+    """Whether ``host`` completes a handshake pinned to one protocol ``version`` (``TLSv1`` …
+    ``TLSv1.3``).
+
+    ``accepted``: ``True`` (``detail`` = the cipher agreed), ``False`` (refused: ``detail`` = the
+    alert or error the server's answer caused), or ``None`` when not tested: ``error_kind`` is
+    ``client`` (this client cannot offer the version), ``dns``, ``policy``, ``connect`` or
+    ``timeout``, with ``detail`` the reason. ``connected``: the TCP connection was made (so an
+    error is about this handshake, not about reaching the host). ``elapsed_ms`` in milliseconds.
+    """
+
+    host: str
+    port: int
+    version: str
+    address: str | None = None
+    accepted: bool | None = None
+    detail: str | None = None
+    error_kind: str | None = None
+    connected: bool = False
+    elapsed_ms: float = 0.0
+
+
 class TlsClient:
-    """Handshakes with hosts through the outbound policy; one probe per host per audit."""
+    """Handshakes with hosts through the outbound policy; one probe per host per audit.
+
+    ``offerable``: the protocol versions this client can offer, from how Python's OpenSSL was
+    built; a version outside it is reported as not tested, never as refused.
+    """
 
     def __init__(self, profile: NetworkProfile, dns: DnsClient) -> None:
         self.profile = profile
         self.dns = dns
+        self.offerable = frozenset(v for v in TLS_VERSIONS if _BUILT_WITH[v])
         self._memo = Memo()
+        self._versions = Memo()
         self._contexts = Memo()
+        self._count_lock = threading.Lock()
+        self.connections_opened = 0
 
     def probe(self, host: str, port: int = 443) -> TlsProbe:
         return self._memo.get((host, port), lambda: self._probe(host, port))
+
+    def accepts(self, host: str, version: str, port: int = 443) -> VersionAnswer:
+        """A handshake with ``host`` offering only ``version`` (one of ``TLS_VERSIONS``), once
+        per audit. Old versions are offered with OpenSSL's security level 0 so that a server
+        accepting them is observed (RFC 8996 §2-§3 forbid them; the check needs to see them).
+        The certificate is not verified here: ``probe`` judges it."""
+        if version not in _PINNED:
+            raise ValueError(f"unknown TLS version {version!r} (known: {', '.join(TLS_VERSIONS)})")
+        return self._versions.get((host, port, version), lambda: self._accepts(host, version, port))
+
+    def _accepts(self, host: str, version: str, port: int) -> VersionAnswer:
+        answer = VersionAnswer(host=host, port=port, version=version)
+        if version not in self.offerable:
+            answer.error_kind, answer.detail = "client", "this client cannot offer it"
+            return answer
+        started = time.monotonic()
+        try:
+            answer.address = self._address(host, port)
+            answer.detail = self._pinned_handshake(answer, version)
+            answer.accepted = True
+        except _Refused as exc:
+            answer.accepted, answer.detail = False, str(exc)
+        except _ProbeError as exc:
+            answer.error_kind, answer.detail = exc.kind, str(exc)
+        answer.elapsed_ms = (time.monotonic() - started) * 1000
+        return answer
+
+    def _pinned_handshake(self, answer: VersionAnswer, version: str) -> str | None:
+        """The cipher agreed; raises ``_Refused`` (the server said no) or ``_ProbeError``."""
+        context = self._contexts.get(("pinned", version), lambda: self._pinned_context(version))
+        address = answer.address
+        raw = self._connect(address, answer.port)
+        answer.connected = True
+        try:
+            with context.wrap_socket(raw, server_hostname=answer.host) as tls:
+                return (tls.cipher() or (None,))[0]
+        except TimeoutError:
+            timeout = self.profile.connect_timeout_s
+            raise _ProbeError(
+                "timeout", f"TLS handshake with {address} timed out after {timeout:g} s"
+            ) from None
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            raise _Refused("the server hung up during the handshake, without an alert") from None
+        except ssl.SSLError as exc:
+            if exc.reason in _CLIENT_LIMITS:
+                raise _ProbeError("client", f"this client cannot offer it ({_ssl_text(exc)})") from None
+            raise _Refused(_ssl_text(exc)) from None
+        except OSError as exc:  # reset or closed mid-handshake: the server hung up on this version
+            raise _Refused(f"connection closed during the handshake ({exc.strerror or exc})") from None
+        finally:
+            raw.close()
+
+    def _pinned_context(self, version: str) -> ssl.SSLContext:
+        context = self.profile.ssl_context(verify=False)
+        # OpenSSL 3 refuses TLS 1.0/1.1 at security level 1 and up (SHA-1 signatures).
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        with warnings.catch_warnings():  # Python deprecates the old versions; we only observe them
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = _PINNED[version]
+            context.maximum_version = _PINNED[version]
+        return context
+
+    def _connect(self, address: str, port: int) -> socket.socket:
+        timeout = self.profile.connect_timeout_s
+        try:
+            raw = socket.create_connection((address, self.profile.port(port)), timeout=timeout)
+        except TimeoutError:
+            raise _ProbeError(
+                "timeout", f"no TCP answer from {address}:{port} within {timeout:g} s"
+            ) from None
+        except OSError as exc:
+            raise _ProbeError("connect", f"{address}:{port}: {exc.strerror or exc}") from None
+        with self._count_lock:
+            self.connections_opened += 1
+        return raw
 
     def _probe(self, host: str, port: int) -> TlsProbe:
         probe = TlsProbe(host=host, port=port)
@@ -164,22 +299,15 @@ class TlsClient:
     def _new_context(self, verify: bool) -> ssl.SSLContext:
         context = self.profile.ssl_context(verify=verify)
         context.check_hostname = False  # names are matched by the check, per RFC 9525
-        # Accept whatever the server offers so that old versions are observed, not refused.
+        # No floor of our own: OpenSSL's security level sets it (TLS 1.2 with OpenSSL 3), as in
+        # a browser; ``accepts`` is what observes the older versions.
         context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         return context
 
     def _handshake(self, probe: TlsProbe, address: str, *, verify: bool) -> None:
         context = self._context(verify)
         timeout = self.profile.connect_timeout_s
-        port = self.profile.port(probe.port)
-        try:
-            raw = socket.create_connection((address, port), timeout=timeout)
-        except TimeoutError:
-            raise _ProbeError(
-                "timeout", f"no TCP answer from {address}:{probe.port} within {timeout:g} s"
-            ) from None
-        except OSError as exc:
-            raise _ProbeError("connect", f"{address}:{probe.port}: {exc.strerror or exc}") from None
+        raw = self._connect(address, probe.port)
         try:
             with context.wrap_socket(raw, server_hostname=probe.host) as tls:
                 probe.protocol = tls.version()
@@ -218,6 +346,20 @@ class _ProbeError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class _Refused(Exception):
+    """The server answered the handshake with an alert or hung up: the version is refused."""
+
+
+_SSL_NOISE = re.compile(r"^\[SSL: [A-Z0-9_]+\] | \(_ssl\.c:\d+\)$")
+
+
+def _ssl_text(exc: ssl.SSLError) -> str:
+    """OpenSSL's words for an error, without the reason code and C source location:
+    ``tlsv1 alert protocol version``."""
+    text = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else str(exc)
+    return _SSL_NOISE.sub("", text).strip() or str(exc.reason or exc)
 
 
 def days_left(not_after: datetime, now: datetime | None = None) -> int:
