@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
 
-from checks.engine.checks.headers import is_session_like, judge_cookie, login_endpoints, parse_set_cookie
+from checks.engine.checks.headers import (
+    cookie_date,
+    is_session_like,
+    judge_cookie,
+    login_endpoints,
+    parse_set_cookie,
+)
 from checks.engine.spec import ProjectSpec, endpoint_from
 from tests.engine.support import route, run_check
 
@@ -201,3 +208,45 @@ def test_the_last_samesite_attribute_counts():
 )
 def test_session_like_names(name, session_like):
     assert is_session_like(name) is session_like
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thu, 01-Jan-70 00:00:01 GMT", "1970-01-01T00:00:01"),  # two-digit 70-99 is 19xx
+        ("Sat, 01 Jan 2000 00:00:00 GMT", "2000-01-01T00:00:00"),
+        ("Wed, 21 Oct 37 07:28:00 GMT", "2037-10-21T07:28:00"),  # two-digit 00-69 is 20xx
+        ("Sat, 01 Jan 1601 00:00:00 GMT", "1601-01-01T00:00:00"),
+        ("Sat, 01 Jan 1600 00:00:00 GMT", None),  # before 1601: not a date, ignored
+        ("31 Feb 2030 00:00:00", None),
+        ("junk", None),
+    ],
+)
+def test_cookie_dates_are_read_the_way_browsers_read_them(text, expected):
+    """RFC 6265bis §5.1.1."""
+    value = cookie_date(text)
+    if value is None:
+        assert expected is None
+    else:
+        assert datetime.datetime.fromtimestamp(value, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S") == expected
+
+
+def test_a_cookie_deleted_with_an_old_two_digit_year_date_is_not_judged(sandbox):
+    box, net = sandbox({"hosts": {"app.shop.test": {"https": [
+        {"path": "/login", "headers": [["Set-Cookie", "old=; Expires=Thu, 01-Jan-70 00:00:01 GMT"]]},
+    ]}}})
+
+    result = run_check(net, "http.login_cookies", "https://app.shop.test/login", apex="shop.test")
+
+    assert result.status == "skipped"
+
+
+def test_an_invalid_max_age_after_max_age_0_does_not_hide_the_deletion(sandbox):
+    field = "sessionid=abc; Secure; HttpOnly; SameSite=Lax; Max-Age=0; Max-Age=junk"
+    box, net = sandbox({"hosts": {"app.shop.test": {"https": [
+        {"path": "/login", "headers": [["Set-Cookie", field]]},
+    ]}}})
+
+    result = run_check(net, "http.login_cookies", "https://app.shop.test/login", apex="shop.test")
+
+    assert result.status == "skipped"

@@ -8,6 +8,7 @@ library's Set-Cookie parser.
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 from dataclasses import dataclass
@@ -260,11 +261,43 @@ def parse_set_cookie(field: str) -> SetCookie:
 def _deletes(cookie: SetCookie) -> bool:
     """The field removes the cookie: Max-Age ≤ 0 (RFC 6265bis §5.6.2, wins over Expires) or an
     Expires date in the past (§5.6.1)."""
-    max_age = cookie.last("max-age")
-    if isinstance(max_age, str) and re.fullmatch(r"-?[0-9]+", max_age):
-        return int(max_age) <= 0
-    expires = cookie.last("expires")
-    return isinstance(expires, int | float) and expires <= time.time()
+    max_ages = [v for n, v in cookie.attributes if n == "max-age" and isinstance(v, str)
+                and re.fullmatch(r"-?[0-9]+", v)]  # an invalid Max-Age is ignored, not the last
+    if max_ages:
+        return int(max_ages[-1]) <= 0
+    raw = [v.strip() for k, _, v in (a.partition("=") for a in cookie.attribute_text.split(";"))
+           if k.strip().lower() == "expires"]
+    expires = cookie_date(raw[-1]) if raw else None
+    return expires is not None and expires <= time.time()
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def cookie_date(text: str) -> float | None:
+    """An Expires value as epoch seconds, by RFC 6265bis §5.1.1's algorithm (which browsers
+    follow): the first time, day, month and year tokens; a two-digit year 70–99 is 19xx and
+    00–69 is 20xx; ``None`` when the date is not one (the attribute is then ignored)."""
+    found: dict[str, int | tuple[int, int, int]] = {}
+    for token in re.split(r"[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+", text):
+        if "time" not in found and (m := re.fullmatch(r"(\d{1,2}):(\d{1,2}):(\d{1,2})\D*", token)):
+            found["time"] = tuple(int(g) for g in m.groups())
+        elif "day" not in found and (m := re.fullmatch(r"(\d{1,2})\D*", token)):
+            found["day"] = int(m.group(1))
+        elif "month" not in found and token[:3].lower() in _MONTHS:
+            found["month"] = _MONTHS.index(token[:3].lower()) + 1
+        elif "year" not in found and (m := re.fullmatch(r"(\d{2,4})\D*", token)):
+            year = int(m.group(1))
+            found["year"] = year + (1900 if 70 <= year <= 99 else 2000 if year <= 69 else 0)
+    if len(found) < 4 or found["year"] < 1601 or not 1 <= found["day"] <= 31:
+        return None
+    hour, minute, second = found["time"]
+    try:
+        moment = datetime.datetime(found["year"], found["month"], found["day"], hour, minute, second,
+                                   tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+    return moment.timestamp()
 
 
 def is_session_like(name: str) -> bool:
