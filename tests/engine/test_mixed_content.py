@@ -245,3 +245,16 @@ def test_a_page_of_unterminated_tags_gets_its_verdict_without_quadratic_parsing(
     result = run_check(net, "http.mixed_content", "https://www.shop.test/", apex="shop.test")
 
     assert result.status == "pass"
+
+
+def test_the_last_content_type_wins_as_browsers_read_it(sandbox):
+    """WHATWG Fetch, extract a MIME type: text/plain then text/html is an HTML page."""
+    box, net = sandbox({"hosts": {"www.shop.test": {"https": [
+        {"path": "/", "body": '<script src="http://cdn.test/x.js"></script>',
+         "headers": [["Content-Type", "text/plain"], ["Content-Type", "text/html; charset=utf-8"]]},
+    ]}}})
+
+    result = run_check(net, "http.mixed_content", "https://www.shop.test/", apex="shop.test")
+
+    assert result.status == "fail"
+    assert result.evidence["content_type"] == "text/html; charset=utf-8"

@@ -151,6 +151,19 @@ def _base_url(page_url: str, href: str | None) -> str:
     return joined if joined and urlsplit(joined).scheme in ("http", "https") else page_url
 
 
+def effective_content_type(fields: list[str]) -> str:
+    """The MIME type a browser uses, per WHATWG Fetch "extract a MIME type": every
+    Content-Type field combined and split on commas; the last value with a ``type/subtype``
+    wins. ``""`` when there is none."""
+    chosen = ""
+    for field in fields:
+        for value in field.split(","):
+            essence = value.split(";")[0].strip()
+            if re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+", essence):
+                chosen = value.strip()
+    return chosen
+
+
 def _decode(body: bytes, content_type: str) -> str:
     charset = "utf-8"
     for parameter in content_type.split(";")[1:]:
@@ -239,7 +252,7 @@ def mixed_content(target: str, ctx: Context) -> Result:
         return Result.error(f"not an https page: {target} redirects to {response.url}",
                             {"url": target, "chain": chain.as_evidence()},
                             remediation="Keep every redirect of the page on https://.")
-    content_type = response.header("content-type") or ""
+    content_type = effective_content_type(response.header_fields("content-type"))
     evidence: dict = {"url": target, "page": response.url, "status": response.status,
                       "content_type": content_type}
     media_type = content_type.split(";")[0].strip().lower()
