@@ -70,6 +70,20 @@ def expect_mismatches(scenario: Scenario, outcomes: list[Outcome]) -> list[str]:
     ]
 
 
+def start(load) -> tuple[Sandbox, ProjectSpec] | None:
+    """``(started sandbox, project)`` for the scenario ``load()`` returns; ``None`` (with the
+    reason on stderr) when it cannot be loaded or started."""
+    try:
+        scenario = load()
+        project = spec_from_dict(scenario.project)
+        sandbox = Sandbox(scenario)
+        sandbox.start()
+    except (ScenarioError, ValueError, OSError) as exc:
+        print(f"cannot start the sandbox: {exc}", file=sys.stderr)
+        return None
+    return sandbox, project
+
+
 def line(name: str, value: float, unit: str) -> None:
     text = f"{value:.0f}" if unit in ("ms", "count") else f"{value:.2f}"
     print(f"{name}: {text} {unit}", flush=True)
@@ -79,14 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", type=Path, default=REPO / "scenarios" / "demo.yaml")
     args = parser.parse_args(argv)
-    try:
-        scenario = slow_scenario(args.scenario)
-        project = spec_from_dict(scenario.project)
-        sandbox = Sandbox(scenario)
-        sandbox.start()
-    except (ScenarioError, ValueError, OSError) as exc:
-        print(f"cannot start the sandbox: {exc}", file=sys.stderr)
+    started_sandbox = start(lambda: slow_scenario(args.scenario))
+    if started_sandbox is None:
         return 2
+    sandbox, project = started_sandbox
+    scenario = sandbox.scenario
     try:
         units = plan(project)
         singles = [time_single(unit, project, sandbox.profile) for unit in units]

@@ -21,10 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.audit_wall import expect_mismatches, line  # noqa: E402
-from checks.engine.audit import run_audit, spec_from_dict  # noqa: E402
+from benchmarks.audit_wall import expect_mismatches, line, start  # noqa: E402
+from checks.engine.audit import run_audit  # noqa: E402
 from checks.engine.result import Stage  # noqa: E402
-from checks.sandbox import Sandbox, ScenarioError, parse_scenario  # noqa: E402
+from checks.sandbox import parse_scenario  # noqa: E402
 
 LATENCY_MS = 200
 TARGET_MS = 3000
@@ -66,14 +66,11 @@ def scenario_data() -> dict:
 
 
 def main() -> int:
-    try:
-        scenario = parse_scenario(scenario_data())
-        project = spec_from_dict(scenario.project)
-        sandbox = Sandbox(scenario)
-        sandbox.start()
-    except (ScenarioError, ValueError, OSError) as exc:
-        print(f"cannot start the sandbox: {exc}", file=sys.stderr)
+    started_sandbox = start(lambda: parse_scenario(scenario_data()))
+    if started_sandbox is None:
         return 2
+    sandbox, project = started_sandbox
+    scenario = sandbox.scenario
     try:
         started = time.perf_counter()
         outcomes, counters = run_audit(project, sandbox.profile, stages=[Stage.EDGE])

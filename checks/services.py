@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from checks.engine.hostnames import InvalidHostname
@@ -216,9 +217,10 @@ def sweep_stale_audits(*, now=None) -> int:
 
 def run_progress(run: AuditRun) -> dict:
     """``{state, done, planned, percent, stages: [{stage, title, done, planned}]}``."""
-    counts: dict[str, int] = {}
-    for stage in CheckResult.objects.filter(run=run).values_list("stage", flat=True):
-        counts[stage] = counts.get(stage, 0) + 1
+    # Polled every ~0.7 s by the project page: count in the database, not row by row here.
+    counts = dict(
+        CheckResult.objects.filter(run=run).values_list("stage").annotate(n=Count("id")).order_by()
+    )
     done = sum(counts.values())
     planned = max(run.planned_count, done)
     return {

@@ -150,8 +150,3 @@ def _free_port(address: str) -> int:
     with socket.socket() as sock:
         sock.bind((address, 0))
         return sock.getsockname()[1]
-
-
-def load(path: str | Path) -> Sandbox:
-    """A sandbox for the scenario at ``path`` (not yet started)."""
-    return Sandbox(load_scenario(path))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from checks.models import AuditRun, CheckResult, StageRun
 from handover.models import HandoverDocument
@@ -54,3 +56,31 @@ def stored(world):
         "a": _stored(world.a, b"%PDF-1.7 handover of agency A"),
         "b": _stored(world.b, b"%PDF-1.7 handover of agency B"),
     }
+
+
+# Debian's Chromium, driven by Playwright; no browser is ever downloaded. Without the
+# background-networking flags it keeps calling out to a network this machine does not have.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Chromium (Debian's, through Playwright) for the browser tests."""
+    if not CHROMIUM.exists():
+        pytest.fail("no /usr/bin/chromium: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls made here
+    # are ordinary synchronous test code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+        # While that loop runs, Django keeps this thread's connections in a context variable,
+        # apart from its usual ones: close them, or they outlive the test database.
+        connections.close_all()

@@ -13,18 +13,12 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.db import connections
 
 from projects.models import Agency, Membership, Project
 from tests.conftest import DEMO_EXPECT, REPO, SCENARIOS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = REPO / "test-artifacts" / "web"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -35,24 +29,6 @@ DEMO_RISKS = [
     ("http.hsts", "app.clubhouse.test", "high"),
     ("http.canonical_redirect", "clubhouse.test", "medium"),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.fail("no /usr/bin/chromium: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running in this thread; the ORM calls made here
-    # are ordinary synchronous test code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # While that loop runs, Django keeps this thread's connections in a context variable,
-        # apart from its usual ones: close them, or they outlive the test database.
-        connections.close_all()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -267,31 +267,13 @@ def test_an_outsider_gets_404_for_the_audited_demo_project(client, world, audite
         assert client.get(reverse("checks:run", args=[run.pk])).status_code == 404
 
 
-@pytest.fixture
-def chromium(monkeypatch):
-    """Debian's /usr/bin/chromium driven by Playwright, as in ``test_e2e_browser``."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.web.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
-
-    if not CHROMIUM.exists():
-        pytest.fail("no /usr/bin/chromium: apt-get install -y chromium")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # Playwright's loop made Django keep this thread's connections apart: close them.
-        connections.close_all()
-
-
 @pytest.mark.browser
-def test_the_matrix_reads_on_a_desktop_and_scrolls_inside_its_card_on_a_phone(live_server, audited, chromium):
+def test_the_matrix_reads_on_a_desktop_and_scrolls_inside_its_card_on_a_phone(live_server, audited, browser):
     from tests.web.test_e2e_browser import ARTIFACTS, DESKTOP, PHONE
 
     _, _, project, run = audited
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = chromium.new_page(viewport=DESKTOP, base_url=live_server.url)
+    page = browser.new_page(viewport=DESKTOP, base_url=live_server.url)
     page.goto("/accounts/login/")
     page.fill("#id_username", "cleo")  # the founder: the page is read-only for them
     page.fill("#id_password", PASSWORD)

@@ -55,29 +55,5 @@ class NetworkProfile:
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
-    def as_dict(self) -> dict:
-        """JSON-safe form, so a task can rebuild the profile the sandbox handed out."""
-        return {
-            "nameservers": list(self.nameservers),
-            "dns_port": self.dns_port,
-            "dns_timeout_s": self.dns_timeout_s,
-            "extra_ca_pem": self.extra_ca_pem,
-            "port_map": {str(k): v for k, v in self.port_map.items()},
-            "allowed_networks": list(self.allowed_networks),
-            "allowed_ports": list(self.allowed_ports),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> NetworkProfile:
-        return cls(
-            nameservers=tuple(data.get("nameservers", ())),
-            dns_port=int(data.get("dns_port", 53)),
-            dns_timeout_s=float(data.get("dns_timeout_s", 3.0)),
-            extra_ca_pem=data.get("extra_ca_pem"),
-            port_map={int(k): int(v) for k, v in data.get("port_map", {}).items()},
-            allowed_networks=tuple(data.get("allowed_networks", ())),
-            allowed_ports=tuple(int(p) for p in data.get("allowed_ports", ())),
-        )
-
 
 DEFAULT_PROFILE = NetworkProfile()

@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -360,9 +360,3 @@ def _ssl_text(exc: ssl.SSLError) -> str:
     ``tlsv1 alert protocol version``."""
     text = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else str(exc)
     return _SSL_NOISE.sub("", text).strip() or str(exc.reason or exc)
-
-
-def days_left(not_after: datetime, now: datetime | None = None) -> int:
-    """Whole days from ``now`` until ``not_after`` (negative once expired)."""
-    now = now or datetime.now(UTC)
-    return int((not_after - now).total_seconds() // 86400)
