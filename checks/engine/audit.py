@@ -38,6 +38,18 @@ def spec_from_dict(data: dict) -> ProjectSpec:
     kwargs = {}
     if subdomains is not None:
         kwargs["subdomains"] = tuple(subdomains)
+    selectors = data.get("dkim_selectors")
+    if selectors is not None:
+        if not isinstance(selectors, list) or not all(isinstance(s, str) for s in selectors):
+            raise ValueError("the project's dkim_selectors must be a list of selectors, like [s1, google]")
+        kwargs["dkim_selectors"] = tuple(selectors)
+    if data.get("mail_provider") is not None:
+        kwargs["mail_provider"] = str(data["mail_provider"])
+    sending_ips = data.get("mail_sending_ips")
+    if sending_ips is not None:
+        if not isinstance(sending_ips, list):
+            raise ValueError("the project's mail_sending_ips must be a list, like [192.0.2.10]")
+        kwargs["mail_sending_ips"] = tuple(str(ip) for ip in sending_ips)
     preferred = str(data.get("preferred_host") or "")
     spec = ProjectSpec(
         name=str(data.get("name") or data["apex"]),

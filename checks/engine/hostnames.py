@@ -71,3 +71,22 @@ def _is_ip(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def dkim_selector(value: str) -> str:
+    """A DKIM selector as lower-case A-labels: ``"s1"``, ``"2024a.eu"``. People paste the
+    record's name too, so a trailing ``._domainkey`` (and anything after it) is dropped.
+
+    RFC 6376 §3.1: a selector is one or more dot-separated sub-domains (LDH labels, RFC 5321
+    §4.1.2). Raises ``InvalidHostname`` with the reason.
+    """
+    name = (value or "").strip().rstrip(".").lower().split("._domainkey", 1)[0]
+    if not name:
+        raise InvalidHostname("empty DKIM selector")
+    suffix = ".selector.invalid"  # checked as a name under a placeholder: same label rules
+    try:
+        return normalize_hostname(name + suffix)[: -len(suffix)]
+    except InvalidHostname:
+        raise InvalidHostname(
+            f"{value!r} is not a DKIM selector (labels of letters, digits and hyphens)"
+        ) from None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from checks.engine.hostnames import InvalidHostname, normalize_hostname, subdomain_label
+from checks.engine.email.providers import mail_provider_key, sending_networks
+from checks.engine.hostnames import InvalidHostname, dkim_selector, normalize_hostname, subdomain_label
 
 ENDPOINT_KINDS = (
     "homepage",
@@ -22,6 +23,7 @@ DEFAULT_SUBDOMAINS = ("www", "app", "api", "admin")
 ENDPOINT_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 MAX_SUBDOMAINS = 50
 MAX_ENDPOINTS = 100
+MAX_DKIM_SELECTORS = 20
 
 
 class InvalidEndpoint(ValueError):
@@ -81,6 +83,14 @@ class ProjectSpec:
     subdomains: tuple[str, ...] = DEFAULT_SUBDOMAINS
     preferred_host: str = ""
     endpoints: tuple[EndpointSpec, ...] = field(default_factory=tuple)
+    # DKIM selectors the client signs with (``s1``); the email checks also try the usual
+    # providers' selectors. Raises ``InvalidHostname`` for one that is not a selector.
+    dkim_selectors: tuple[str, ...] = ()
+    # Who sends the project's mail: a preset of ``data/mail_providers.json`` ("" for none) and
+    # custom IPs or networks; email.spf checks that the apex's record authorises them. Both
+    # raise ``InvalidMailSetting`` (a ``ValueError``) when not valid.
+    mail_provider: str = ""
+    mail_sending_ips: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "apex", normalize_hostname(self.apex))
@@ -93,6 +103,12 @@ class ProjectSpec:
         object.__setattr__(self, "subdomains", tuple(dict.fromkeys(labels)))
         preferred = normalize_hostname(self.preferred_host) if self.preferred_host else self.apex
         object.__setattr__(self, "preferred_host", preferred)
+        if len(self.dkim_selectors) > MAX_DKIM_SELECTORS:
+            raise InvalidHostname(f"a project may have at most {MAX_DKIM_SELECTORS} DKIM selectors")
+        selectors = [dkim_selector(s) for s in self.dkim_selectors if s.strip()]
+        object.__setattr__(self, "dkim_selectors", tuple(dict.fromkeys(selectors)))
+        object.__setattr__(self, "mail_provider", mail_provider_key(self.mail_provider))
+        object.__setattr__(self, "mail_sending_ips", sending_networks(self.mail_sending_ips))
 
     @property
     def hosts(self) -> list[str]:

@@ -9,7 +9,14 @@ and hands out the ``NetworkProfile`` that points the engine at them::
             ...
 
 Every host named under ``hosts`` gets its own loopback address, and an A record for it
-unless the scenario's ``dns`` gives the name an address or a CNAME itself.
+unless the scenario's ``dns`` gives the name an address or a CNAME itself. Hosts with
+``edge: cloudflare`` get theirs from a block that the profile declares as Cloudflare's ranges
+(``NetworkProfile.cloudflare_ranges``), and their responses carry Cloudflare's headers.
+
+The project's zone also gets its authoritative nameservers (``nameservers``, default ns1 and
+ns2 of the apex): each on its own address (.3 to .9) and on the recursive server's port, since
+the profile maps port 53 to one port. The recursive server delegates the apex to them (NS
+records, and an A record for each nameserver's name).
 """
 
 from __future__ import annotations
@@ -26,10 +33,25 @@ from pathlib import Path
 from checks.engine.net.profile import NetworkProfile
 from checks.sandbox.certs import CertificateFactory
 from checks.sandbox.dnsserver import DnsServer, Zone
-from checks.sandbox.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from checks.sandbox.scenario import (
+    NameserverSpec,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    project_apex,
+)
 from checks.sandbox.webserver import WebServer
 
 __all__ = ["Sandbox", "Scenario", "ScenarioError", "load_scenario", "parse_scenario"]
+
+# Host addresses in the sandbox's /24: hosts get .10 to .223; hosts played behind Cloudflare
+# (`edge: cloudflare`) get .224 to .254, the /27 that the profile declares as Cloudflare's
+# ranges, together with CLOUDFLARE_V6 for AAAA records a scenario writes itself (nothing
+# listens there: the sandbox serves IPv4 only).
+FIRST_HOST, LAST_HOST = 10, 223
+CLOUDFLARE_FIRST, CLOUDFLARE_LAST = 224, 254
+CLOUDFLARE_V6 = "2001:db8:cf::/48"
 
 
 class Sandbox:
@@ -39,11 +61,13 @@ class Sandbox:
         self.scenario = scenario
         self.network = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}"
         self.dns_address = f"{self.network}.2"
-        self.addresses = {
-            host: f"{self.network}.{10 + i}" for i, host in enumerate(scenario.hosts)
+        self.addresses = _host_addresses(self.network, scenario)
+        self.apex = project_apex(scenario.project)
+        self.nameserver_specs = _nameserver_specs(scenario, self.apex)
+        self.nameserver_addresses = {
+            name: f"{self.network}.{3 + i}" for i, name in enumerate(self.nameserver_specs)
         }
-        if len(self.addresses) > 240:
-            raise ScenarioError("a scenario may declare at most 240 hosts")
+        self.nameservers: dict[str, DnsServer] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._tmp: Path | None = None
@@ -71,6 +95,7 @@ class Sandbox:
         self._thread.start()
         zone = Zone(self._zone_data(), self.scenario.dns_latency_ms)
         self.dns = DnsServer(zone, self.dns_address)
+        self.nameservers = {name: self._nameserver(spec) for name, spec in self.nameserver_specs.items()}
         self.https = WebServer("https", self.scenario.hosts, certs)
         self.http = WebServer("http", self.scenario.hosts, certs)
         try:
@@ -82,9 +107,10 @@ class Sandbox:
             nameservers=(self.dns_address,),
             dns_port=self.dns.port,
             extra_ca_pem=factory.ca_pem,
-            port_map={80: self.http.port, 443: self.https.port},
+            port_map={80: self.http.port, 443: self.https.port, 53: self.dns.port},
             allowed_networks=(f"{self.network}.0/24",),
-            allowed_ports=(self.http.port, self.https.port),
+            cloudflare_ranges=(f"{self.network}.{CLOUDFLARE_FIRST}/27", CLOUDFLARE_V6),
+            allowed_ports=(self.http.port, self.https.port, self.dns.port),
         )
         return self.profile
 
@@ -108,18 +134,63 @@ class Sandbox:
     def _run(self, coroutine, timeout: float = 30):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
-    def _zone_data(self) -> dict:
-        zone = dict(self.scenario.dns)
-        for host, address in self.addresses.items():
+    def _zone_data(self, overrides: dict | None = None) -> dict:
+        """The scenario's ``dns`` with ``overrides`` (one nameserver's) laid over it by name,
+        an A record for each host and nameserver that has no address of its own, and the
+        apex's NS records naming the nameservers unless the zone gives NS there."""
+        zone = {**self.scenario.dns, **(overrides or {})}
+        for host, address in {**self.addresses, **self.nameserver_addresses}.items():
             node = zone.get(host)
             if node is None:
                 zone[host] = {"A": [address]}
             elif isinstance(node, dict) and not {"A", "AAAA", "CNAME"} & set(node):
                 zone[host] = {**node, "A": [address]}
+        apex_node = zone.get(self.apex) if self.apex else None
+        if self.nameserver_specs and self.apex:
+            if apex_node is None:
+                zone[self.apex] = {"NS": list(self.nameserver_specs)}
+            elif isinstance(apex_node, dict) and not {"NS", "CNAME"} & set(apex_node):
+                zone[self.apex] = {**apex_node, "NS": list(self.nameserver_specs)}
         return zone
 
+    def _nameserver(self, spec: NameserverSpec) -> DnsServer:
+        """One authoritative server of the apex's zone: the zone with the server's own records,
+        and an SOA at the apex (given, or made up with serial 1) carrying its ``serial``."""
+        zone = self._zone_data(spec.dns)
+        node = zone.get(self.apex)
+        if isinstance(node, dict):
+            first = next(iter(self.nameserver_specs))
+            soa = node.get("SOA") or [f"{first}. hostmaster.{self.apex}. 1 3600 600 1209600 300"]
+            fields = (" ".join(map(str, soa[0])) if isinstance(soa[0], list) else str(soa[0])).split()
+            if spec.serial is not None:
+                fields[2] = str(spec.serial)
+            zone[self.apex] = {**node, "SOA": [" ".join(fields)]}
+        return DnsServer(
+            Zone(zone, self.scenario.dns_latency_ms, origin=self.apex),
+            self.nameserver_addresses[spec.name],
+            authoritative=spec.authoritative,
+            failure=spec.failure,
+        )
+
+    async def _start_dns(self) -> None:
+        """The recursive server on a free port, then every nameserver on that same port of its
+        own address (the profile maps port 53 to one port); all of them again on another port
+        when one address has it taken."""
+        servers = [self.dns, *self.nameservers.values()]
+        for attempt in range(20):
+            try:
+                await self.dns.start()
+                for server in servers[1:]:
+                    await server.start(self.dns.port)
+                return
+            except OSError as exc:
+                for server in servers:
+                    await server.stop()
+                if exc.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+
     async def _start_servers(self) -> None:
-        await self.dns.start()
+        await self._start_dns()
         if not self.addresses:
             return
         for server in (self.https, self.http):
@@ -141,9 +212,36 @@ class Sandbox:
                         raise
 
     async def _stop_servers(self) -> None:
-        for server in (self.https, self.http, self.dns):
+        for server in (self.https, self.http, self.dns, *self.nameservers.values()):
             if server is not None:
                 await server.stop()
+
+
+def _nameserver_specs(scenario: Scenario, apex: str | None) -> dict[str, NameserverSpec]:
+    """The scenario's nameservers; when it declares none, two that agree (ns1 and ns2 of the
+    apex), so that every scenario's zone is delegated and consistent."""
+    if scenario.nameservers is not None:
+        return scenario.nameservers
+    if apex is None:
+        return {}
+    return {name: NameserverSpec(name) for name in (f"ns1.{apex}", f"ns2.{apex}")}
+
+
+def _host_addresses(network: str, scenario: Scenario) -> dict[str, str]:
+    """Each host's address in ``network`` (a /24 given as its first three octets), in the
+    file's order; ``edge: cloudflare`` hosts from the Cloudflare block. Raises ``ScenarioError``
+    when a block runs out."""
+    blocks = {None: (FIRST_HOST, LAST_HOST), "cloudflare": (CLOUDFLARE_FIRST, CLOUDFLARE_LAST)}
+    used = dict.fromkeys(blocks, 0)
+    addresses = {}
+    for host, spec in scenario.hosts.items():
+        first, last = blocks[spec.edge]
+        if first + used[spec.edge] > last:
+            kind = "hosts" if spec.edge is None else f"hosts with edge: {spec.edge}"
+            raise ScenarioError(f"a scenario may declare at most {last - first + 1} {kind}")
+        addresses[host] = f"{network}.{first + used[spec.edge]}"
+        used[spec.edge] += 1
+    return addresses
 
 
 def _free_port(address: str) -> int:

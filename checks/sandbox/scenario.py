@@ -28,6 +28,10 @@ DEFAULT_TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 CERT_KEY_TYPES = ("ec256", "rsa2048", "rsa1024")
 CERT_SIGNATURES = ("sha256", "sha1")
 SPECIAL_ANSWERS = ("TIMEOUT", "SERVFAIL")
+EDGES = ("cloudflare",)  # `edge:` values: the proxy a host is played behind
+LAME_ANSWERS = ("TIMEOUT", "REFUSED", "SERVFAIL")  # a nameserver that fails every query
+MAX_NAMESERVERS = 7  # the sandbox gives them .3 to .9 of its /24
+MAX_SERIAL = 2**32 - 1  # RFC 1035 §3.3.13: an unsigned 32-bit number
 
 
 class ScenarioError(ValueError):
@@ -58,6 +62,8 @@ class HostSpec:
 
     ``https`` / ``http`` are lists of routes, or ``False`` when nothing answers there;
     ``http: redirect`` is shorthand for a 301 from every path to the same URL on https.
+    ``edge``: ``cloudflare`` plays a host proxied by Cloudflare (an address in the ranges the
+    sandbox declares as Cloudflare's, ``Server: cloudflare`` and ``CF-RAY`` on its responses).
     """
 
     name: str
@@ -65,6 +71,24 @@ class HostSpec:
     tls_versions: tuple[str, ...]
     https: list[Route] | None
     http: list[Route] | None
+    edge: str | None = None
+
+
+@dataclass
+class NameserverSpec:
+    """An authoritative nameserver of the project's zone.
+
+    It serves the scenario's zone with ``dns`` laid over it (a name given there replaces that
+    name's records on this server only: a stale or split record). ``failure`` (``TIMEOUT``,
+    ``REFUSED``, ``SERVFAIL``) makes it lame; ``authoritative=False`` answers without the AA
+    flag; ``serial`` is the SOA serial it reports (default 1).
+    """
+
+    name: str
+    dns: dict[str, Any] = field(default_factory=dict)
+    failure: str | None = None
+    serial: int | None = None
+    authoritative: bool = True
 
 
 @dataclass
@@ -76,6 +100,7 @@ class Scenario:
     project: dict[str, Any]
     expect: dict[str, dict[str, str]]
     dns_latency_ms: float = 0.0
+    nameservers: dict[str, NameserverSpec] | None = None  # None: not declared (ns1/ns2 default)
     source: Path | None = None
 
 
@@ -123,10 +148,13 @@ def _load_yaml(text: str, path: Path) -> Any:
     return yaml.safe_load(text)
 
 
-TOP_KEYS = ("name", "description", "project", "dns", "dns_latency_ms", "latency_ms", "hosts", "expect")
-PROJECT_KEYS = ("name", "client_name", "apex", "preferred_host", "subdomains", "endpoints", "rollback_notes")
-HOST_KEYS = ("certificate", "tls_versions", "latency_ms", "https", "http")
+TOP_KEYS = ("name", "description", "project", "dns", "dns_latency_ms", "nameservers", "latency_ms", "hosts",
+            "expect")
+PROJECT_KEYS = ("name", "client_name", "apex", "preferred_host", "subdomains", "endpoints", "rollback_notes",
+                "dkim_selectors", "mail_provider", "mail_sending_ips")
+HOST_KEYS = ("certificate", "tls_versions", "latency_ms", "https", "http", "edge")
 CERT_KEYS = ("kind", "san", "days_left", "key", "signature")
+NAMESERVER_KEYS = ("dns", "serial", "authoritative")
 ROUTE_KEYS = ("path", "method", "status", "headers", "body", "body_file", "body_json", "latency_ms",
               "stream", "chunk_delay_ms")
 
@@ -170,6 +198,7 @@ def _parse(data: Any, source: Path | None, where: str) -> Scenario:
     if not isinstance(project, dict):
         raise ScenarioError(f"{where}: project must be a mapping")
     _known_keys(project, PROJECT_KEYS, f"{where}: project")
+    nameservers = _nameservers(data.get("nameservers"), project, hosts, where)
     expect = data.get("expect") or {}
     if not isinstance(expect, dict) or not all(isinstance(v, dict) for v in expect.values()):
         raise ScenarioError(f"{where}: expect must map check id -> {{target: status}}")
@@ -181,6 +210,7 @@ def _parse(data: Any, source: Path | None, where: str) -> Scenario:
         project=project,
         expect={k: {t: str(s) for t, s in v.items()} for k, v in expect.items()},
         dns_latency_ms=_number(data.get("dns_latency_ms", 0), f"{where}: dns_latency_ms"),
+        nameservers=nameservers,
         source=source,
     )
 
@@ -239,6 +269,9 @@ def _dns(zone: Any, where: str) -> dict[str, Any]:
                 if rdtype in ("latency_ms", "ttl"):
                     most = MAX_TTL_S if rdtype == "ttl" else MAX_LATENCY_MS
                     _number(values, f"{where}: dns.{key}.{rdtype}", most=most)
+                elif isinstance(values, str) and values.upper() in SPECIAL_ANSWERS:
+                    _records([], str(rdtype), f"{where}: dns.{key}.{rdtype}")  # this type only
+                    node = {**node, rdtype: values.upper()}
                 elif not isinstance(values, list):
                     raise ScenarioError(f"{where}: dns.{key}.{rdtype} must be a list of values")
                 else:
@@ -246,6 +279,64 @@ def _dns(zone: Any, where: str) -> dict[str, Any]:
             out[key] = node
         else:
             raise ScenarioError(f"{where}: dns.{key} must be a mapping of record types")
+    return out
+
+
+def project_apex(project: dict[str, Any]) -> str | None:
+    """The ``project`` section's apex as a normalised host name; ``None`` when it has none or
+    it is not a host name (the audit refuses it later, with its own message)."""
+    try:
+        return normalize_hostname(str(project["apex"])) if project.get("apex") else None
+    except InvalidHostname:
+        return None
+
+
+def _nameservers(value: Any, project: dict, hosts: dict, where: str) -> dict[str, NameserverSpec] | None:
+    """``nameservers``: name → ``{}``, ``{dns, serial, authoritative}`` or a lame answer.
+    ``None`` when the key is absent (the sandbox then runs ns1 and ns2 of the apex)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: nameservers must map nameserver names to their options")
+    if len(value) > MAX_NAMESERVERS:
+        raise ScenarioError(
+            f"{where}: nameservers: at most {MAX_NAMESERVERS} (the sandbox gives them .3 to .9), "
+            f"not {len(value)}"
+        )
+    apex = project_apex(project)
+    if value and apex is None:
+        raise ScenarioError(f"{where}: nameservers need project.apex, the zone they serve")
+    out: dict[str, NameserverSpec] = {}
+    for name, spec in value.items():
+        ns = _hostname(name, f"{where}: nameservers")
+        place = f"{where}: nameservers.{ns}"
+        if ns in hosts:
+            raise ScenarioError(f"{place} is also under hosts: a name has one address in the sandbox")
+        if isinstance(spec, str):
+            if spec.upper() not in LAME_ANSWERS:
+                raise ScenarioError(f"{place} must be a mapping, or one of {', '.join(LAME_ANSWERS)}")
+            out[ns] = NameserverSpec(ns, failure=spec.upper())
+            continue
+        if not isinstance(spec or {}, dict):
+            raise ScenarioError(f"{place} must be a mapping, or one of {', '.join(LAME_ANSWERS)}")
+        spec = spec or {}
+        _known_keys(spec, NAMESERVER_KEYS, place)
+        serial = spec.get("serial")
+        if serial is not None and (isinstance(serial, bool) or not isinstance(serial, int)
+                                   or not 0 <= serial <= MAX_SERIAL):
+            raise ScenarioError(
+                f"{place}.serial must be a whole number from 0 to {MAX_SERIAL}, not {serial!r}"
+            )
+        authoritative = spec.get("authoritative", True)
+        if not isinstance(authoritative, bool):
+            raise ScenarioError(f"{place}.authoritative must be true or false, not {authoritative!r}")
+        overrides = _dns(spec.get("dns") or {}, place)
+        for record_name in overrides:
+            if record_name != apex and not record_name.endswith("." + apex):
+                raise ScenarioError(
+                    f"{place}: dns.{record_name} is outside the zone {apex}: this server would not serve it"
+                )
+        out[ns] = NameserverSpec(ns, overrides, None, serial, authoritative)
     return out
 
 
@@ -305,7 +396,10 @@ def _host(name: str, spec: Any, where: str, base_dir: Path, latency: float) -> H
     latency = _number(spec.get("latency_ms", latency), f"{where}.latency_ms")
     https = _routes(spec.get("https"), f"{where}.https", base_dir, latency, name, "https")
     http = _routes(spec.get("http"), f"{where}.http", base_dir, latency, name, "http")
-    return HostSpec(name, cert, versions, https, http)
+    edge = spec.get("edge")
+    if edge is not None and edge not in EDGES:
+        raise ScenarioError(f"{where}.edge must be one of {', '.join(EDGES)}, not {edge!r}")
+    return HostSpec(name, cert, versions, https, http, edge)
 
 
 def _tls_versions(value: Any, where: str) -> tuple[str, ...]:

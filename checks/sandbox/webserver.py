@@ -7,13 +7,15 @@ CNAME to a shared address) gets that host's certificate but the listener's versi
 OpenSSL settles the version bounds before the SNI callback runs. A host that accepts TLS 1.0
 or 1.1, or serves a weak key or a SHA-1 signature, gets OpenSSL's security level 0: OpenSSL 3
 refuses all three at its default level. Responses are written exactly as the scenario says:
-repeated header fields stay repeated, latency is real time.
+repeated header fields stay repeated, latency is real time; a host with ``edge: cloudflare``
+adds the headers Cloudflare's proxy adds, unless the route gives them itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fnmatch
+import secrets
 import ssl
 import warnings
 
@@ -142,6 +144,8 @@ class WebServer:
         # Bytes, so a scenario can send raw UTF-8 in a field the way a careless server does.
         headers = [(k.encode("ascii"), _expand(v, route, target, host).encode("utf-8"))
                    for k, v in route.headers]
+        if spec is not None and spec.edge == "cloudflare":
+            headers = _cloudflare_headers(headers)
         if route.stream == "endless":
             await self._send_endless(conn, writer, route, headers)
             return
@@ -164,6 +168,17 @@ class WebServer:
             # never pauses; only the loop's callbacks mark the writer closing. Without this
             # the loop spins here and every other server of the sandbox stops answering.
             await asyncio.sleep(route.chunk_delay_ms / 1000)
+
+
+def _cloudflare_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """What Cloudflare's proxy adds to a response: ``Server: cloudflare`` and a ``CF-RAY`` (the
+    request's id: 16 hex digits, then the data centre; ``SBX`` here). A route that gives a
+    ``Server`` or ``CF-RAY`` of its own sends exactly its own fields, so a scenario can play an
+    origin answering on a Cloudflare address."""
+    if any(name.lower() in (b"server", b"cf-ray") for name, _ in headers):
+        return headers
+    ray = f"{secrets.token_hex(8)}-SBX".encode()
+    return [(b"Server", b"cloudflare"), (b"CF-RAY", ray), *headers]
 
 
 def _expand(value: str, route: Route, target: str, host: str) -> str:

@@ -18,6 +18,7 @@ def test_the_demo_audit_ranks_its_four_faults_with_the_expired_api_certificate_f
         ("blocker", "fail", "dns.resolves", "admin.clubhouse.test"),
         ("high", "fail", "http.hsts", "app.clubhouse.test"),
         ("medium", "warn", "http.canonical_redirect", "clubhouse.test"),
+        ("low", "warn", "http.redirect_hops", "clubhouse.test"),  # fault 3 again, from http://
     ]
 
 

@@ -156,7 +156,7 @@ def test_redir_01_the_canonical_redirect_fails_on_the_same_downgrade(sandbox):
     )
 
     assert result.status == "fail"
-    assert result.summary == "hop 1 goes back to plain HTTP: http://www.example.com/"
+    assert result.summary == "hop 1 goes back to plain HTTP: http://www.example.com/launch-ready-probe?lr=1"
 
 
 def test_dns_01_a_dangling_cname_fails_with_its_target_nxdomain(sandbox):

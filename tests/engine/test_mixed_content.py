@@ -62,8 +62,31 @@ def test_stylesheets_frames_and_form_targets_are_blockable_too(sandbox):
         "3 http:// subresources on https://www.shop.test/ that browsers block: link http://cdn.test/a.css, "
         "iframe http://video.test/embed, form http://www.shop.test/login"
     )
-    assert [(r["tag"], r["attribute"]) for r in result.evidence["insecure"]] == [
-        ("link", "href"), ("iframe", "src"), ("form", "action"),
+    assert [(r["tag"], r["attribute"], r["kind"]) for r in result.evidence["insecure"]] == [
+        ("link", "href", "blockable"), ("link", "href", "upgradeable"),  # an icon is an image
+        ("iframe", "src", "blockable"), ("form", "action", "blockable"),
+    ]
+
+
+def test_plugins_tracks_module_preloads_and_form_buttons_are_blockable(sandbox):
+    result = _page(sandbox, '<object data="http://cdn.test/a.swf"></object>'
+                            '<embed src="http://cdn.test/b.swf">'
+                            '<link rel=modulepreload href="http://cdn.test/m.js">'
+                            '<link rel=preload as=font href="http://cdn.test/f.woff2">'
+                            '<link rel=preload as=image href="http://cdn.test/hero.png">'
+                            '<link rel=canonical href="http://www.shop.test/">'
+                            '<video poster="http://cdn.test/p.jpg"><track src="http://cdn.test/t.vtt"></video>'
+                            '<form><button formaction="http://www.shop.test/x">go</button>'
+                            '<input type=image src="http://cdn.test/go.png"><input type=text src="http://x.test/">'
+                            '</form>'
+                            '<template><script src="http://cdn.test/inert.js"></script></template>')
+
+    assert result.status == "fail"
+    assert [(r["tag"], r["attribute"], r["kind"]) for r in result.evidence["insecure"]] == [
+        ("object", "data", "blockable"), ("embed", "src", "blockable"),
+        ("link", "href", "blockable"), ("link", "href", "blockable"), ("link", "href", "upgradeable"),
+        ("video", "poster", "upgradeable"), ("track", "src", "blockable"),
+        ("button", "formaction", "blockable"), ("input", "src", "upgradeable"),
     ]
 
 

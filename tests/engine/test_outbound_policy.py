@@ -229,7 +229,7 @@ def test_a_redirect_to_another_port_on_a_sandbox_address_never_connects(sandbox)
     assert chain.final.error_kind == "policy"
     assert chain.final.error == (
         f"outbound policy refused {box.addresses['www.shop.test']} port {port}: only ports "
-        f"{box.http.port}, {box.https.port} are allowed there"
+        f"{box.http.port}, {box.https.port}, {box.dns.port} are allowed there"
     )
     assert accepted == []
 

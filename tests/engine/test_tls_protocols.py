@@ -153,9 +153,9 @@ def test_a_host_that_does_not_resolve_is_an_error(sandbox):
     assert result.evidence["error_kind"] == "dns"
     assert _results(result) == [
         ("TLS 1.0", "not tested", "admin.shop.test does not exist (NXDOMAIN)"),
-        ("TLS 1.1", "not tested", "not tried: the host did not answer"),
-        ("TLS 1.2", "not tested", "not tried: the host did not answer"),
-        ("TLS 1.3", "not tested", "not tried: the host did not answer"),
+        ("TLS 1.1", "not tested", "the host did not answer"),
+        ("TLS 1.2", "not tested", "the host did not answer"),
+        ("TLS 1.3", "not tested", "the host did not answer"),
     ]
 
 

@@ -1,7 +1,7 @@
 """Content checks of the edge stage: mixed content on the pages members open.
 
-The page is parsed with ``html.parser`` (a real tokenizer: comments, attribute quoting and
-character references are handled as a browser does), never with a regex.
+The page is parsed with libxml2's HTML parser through lxml (comments, attribute quoting and
+character references handled as a browser does), never with a regex.
 """
 
 from __future__ import annotations
@@ -11,29 +11,40 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import httpx
 import lxml.etree
 import lxml.html
 
 from checks.engine.checks.headers import csp_policies, parse_policy
+from checks.engine.net.http import HttpExchange
 from checks.engine.registry import Context, check, url_targets
 from checks.engine.result import Impact, Result, Stage
 from checks.engine.spec import ProjectSpec
+from checks.engine.waf import blocked_result
 
 PAGE_KINDS = ("homepage", "login", "feed", "profile", "content")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 UIR = "upgrade-insecure-requests"
-# (tag, attribute) → blockable? W3C Mixed Content §3: scripts, styles, frames and form targets
-# are blockable; images, audio and video are upgradeable (optionally-blockable).
+# (tag, attribute) → blockable? W3C Mixed Content §4.1: only images, audio and video are
+# upgradeable; every other request (scripts, styles, frames, plugins, forms, tracks) is blockable.
 WATCHED: dict[str, tuple[tuple[str, bool], ...]] = {
     "script": (("src", True),),
-    "link": (("href", True),),  # only rel=stylesheet, see _Collector
+    "link": (("href", True),),  # only the rels that fetch, see _link_blockable
     "iframe": (("src", True),),
+    "frame": (("src", True),),
+    "object": (("data", True),),
+    "embed": (("src", True),),
+    "track": (("src", True),),
     "form": (("action", True),),
+    "button": (("formaction", True),),
+    "input": (("formaction", True), ("src", False)),  # src only on type=image
     "img": (("src", False), ("srcset", False)),
     "audio": (("src", False),),
-    "video": (("src", False),),
+    "video": (("src", False), ("poster", False)),
     "source": (("src", False), ("srcset", False)),
 }
+FETCHING_RELS = ("stylesheet", "modulepreload", "preload", "icon", "apple-touch-icon")
+MEDIA_DESTINATIONS = ("image", "audio", "video")
 MAX_LISTED = 100
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
@@ -107,8 +118,12 @@ class _Collector:
             root = lxml.html.document_fromstring(data, parser=_PARSER)
         except (lxml.etree.ParserError, ValueError):
             return  # nothing a browser would render either
+        # A <template>'s content is inert (WHATWG HTML §4.12.3): nothing in it is fetched.
+        # The set holds the elements themselves: lxml's proxies keep their identity only
+        # while referenced, so ids of dropped proxies could be reused.
+        inert = {e for t in root.iter("template") for e in t.iter() if e is not t}
         for element in root.iter():
-            if isinstance(element.tag, str):  # skip comments and processing instructions
+            if isinstance(element.tag, str) and element not in inert:  # skip comments, PIs
                 self.handle_starttag(element.tag.lower(), list(element.attrib.items()))
 
     def close(self) -> None:
@@ -122,14 +137,33 @@ class _Collector:
             self.base = attributes["href"]
         if tag == "meta" and (attributes.get("http-equiv") or "").lower() == "content-security-policy":
             self.meta_upgrade |= UIR in parse_policy(attributes.get("content") or "")
-        if tag == "link" and "stylesheet" not in (attributes.get("rel") or "").lower().split():
-            return
         for attribute, blockable in WATCHED.get(tag, ()):
             value = attributes.get(attribute)
             if not value:  # absent, or an empty form action (the page itself)
                 continue
+            if tag == "link":
+                blockable = _link_blockable(attributes)
+                if blockable is None:
+                    continue
+            if tag == "input" and attribute == "src" and (attributes.get("type") or "").lower() != "image":
+                continue
             for url in srcset_urls(value) if attribute == "srcset" else [value]:
                 self.references.append(Reference(tag, attribute, url, blockable, self.meta_upgrade))
+
+
+def _link_blockable(attributes: dict[str, str | None]) -> bool | None:
+    """Whether a ``<link>`` fetches something blockable (True), an image (False), or nothing
+    we judge (None: canonical, alternate, prefetch hints). Icons are images; a preload is
+    judged by its ``as`` destination (W3C Mixed Content §4.1)."""
+    rels = (attributes.get("rel") or "").lower().split()
+    fetching = [r for r in rels if r in FETCHING_RELS]
+    if not fetching:
+        return None
+    if all(r in ("icon", "apple-touch-icon") for r in fetching):
+        return False
+    if "preload" in fetching and len(fetching) == 1:
+        return (attributes.get("as") or "").lower() not in MEDIA_DESTINATIONS
+    return True
 
 
 def _clean(url: str) -> str:
@@ -195,6 +229,29 @@ def find_insecure(html: str, page_url: str, header_upgrade: bool) -> tuple[str, 
     return base, insecure, collector.meta_upgrade
 
 
+def canonical_links(response: HttpExchange) -> list[str]:
+    """The canonical URLs a page declares, absolute: ``Link: <…>; rel="canonical"`` fields
+    (RFC 8288 §3, parsed by httpx) then ``<link rel=canonical href>`` in an HTML body
+    (RFC 6596 §3). ``[]`` when it declares none."""
+    links = []
+    header = ", ".join(response.header_fields("link"))
+    if header:
+        parsed = httpx.Response(200, headers={"link": header}).links
+        links += [link["url"] for rel, link in parsed.items() if "canonical" in rel.lower().split()]
+    content_type = effective_content_type(response.header_fields("content-type"))
+    if content_type.split(";")[0].strip().lower() in HTML_TYPES and response.body.strip():
+        html = _decode(response.body, content_type).replace("\x00", "\ufffd").encode("utf-8")
+        try:
+            root = lxml.html.document_fromstring(html, parser=_PARSER)
+        except (lxml.etree.ParserError, ValueError):
+            root = None
+        for element in root.iter("link") if root is not None else ():
+            rels = (element.get("rel") or "").lower().split()
+            if "canonical" in rels and element.get("href"):
+                links.append(element.get("href"))
+    return [url for link in links if (url := _join(response.url, link))]
+
+
 @url_targets
 def html_pages(project: ProjectSpec) -> list[str]:
     """Targets: GET homepage, login, feed, profile and content URLs (the preferred host if no homepage)."""
@@ -255,6 +312,8 @@ def mixed_content(target: str, ctx: Context) -> Result:
     content_type = effective_content_type(response.header_fields("content-type"))
     evidence: dict = {"url": target, "page": response.url, "status": response.status,
                       "content_type": content_type}
+    if blocked := blocked_result(response, evidence):
+        return blocked
     media_type = content_type.split(";")[0].strip().lower()
     if media_type not in HTML_TYPES:
         return Result.skipped(f"{target} is not an HTML page ({media_type or 'no Content-Type'})", evidence)

@@ -18,6 +18,7 @@ from checks.engine.net.http import HttpExchange
 from checks.engine.registry import Context, check, every_host, url_targets
 from checks.engine.result import Impact, Result, Stage
 from checks.engine.spec import ProjectSpec
+from checks.engine.waf import blocked_result
 
 _ASCII_WS = " \t\n\f\r"
 _NONE = "'none'"
@@ -199,6 +200,8 @@ def security_headers(target: str, ctx: Context) -> Result:
     response = ctx.net.http.fetch(url)
     if response.error:
         return Result.error(f"could not test: {response.error}", {"url": url, **response.as_evidence()})
+    if blocked := blocked_result(response, {"url": url, "status": response.status}):
+        return blocked
     if response.is_redirect:
         return Result.skipped(f"{url} redirects to {response.location}: it shows no page",
                               {"url": url, "status": response.status, "location": response.location})
@@ -382,6 +385,8 @@ def login_cookies(target: str, ctx: Context) -> Result:
         return Result.error(f"could not test: {response.error}", {"url": target, **response.as_evidence()})
     cookies = [_cookie_evidence(parse_set_cookie(f)) for f in response.header_fields("set-cookie")]
     evidence: dict = {"url": target, "status": response.status, "cookies": cookies}
+    if blocked := blocked_result(response, evidence):
+        return blocked
     if response.is_redirect:
         evidence["location"] = response.location
     judged = [c for c in cookies if c["verdict"] != "deletes"]

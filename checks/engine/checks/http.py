@@ -8,6 +8,7 @@ from checks.engine.hsts import ONE_YEAR_S, parse_sts
 from checks.engine.net.http import PERMANENT_CODES, RedirectChain
 from checks.engine.registry import Context, alternate_host, check, every_host
 from checks.engine.result import Impact, Result, Stage
+from checks.engine.waf import blocked_result
 
 PROBE_PATH = "/launch-ready-probe?lr=1"
 
@@ -68,23 +69,45 @@ def _dead_end(chain: RedirectChain, evidence: dict) -> Result | None:
     targets=every_host,
 )
 def https_redirect(target: str, ctx: Context) -> Result:
-    """``http://host/`` redirects to an ``https://`` URL, and the chain never goes back.
+    """``http://host/`` and a deep link ``http://host/launch-ready/deep/link?lr=1&from=http``
+    redirect to ``https://``, keep the path and query, and never go back.
 
-    Rules: RFC 6797 §7.2 (a request over plain HTTP should be redirected to HTTPS);
-    no hop may downgrade to ``http://`` after an ``https://`` hop (an active attacker
-    strips it); permanent codes 301/308 (RFC 9110 §15.4) so browsers remember.
+    Rules: RFC 6797 §7.2 (a request over plain HTTP should be redirected to HTTPS, to the
+    same resource); no hop may downgrade to ``http://`` after an ``https://`` hop (an active
+    attacker strips it); permanent codes 301/308 (RFC 9110 §15.4) so browsers remember. The
+    length of the chain is ``http.redirect_hops``'s.
     - fail: content served over plain HTTP; a loop, more than 10 hops, a downgrade, a chain
       that never reaches https, or a redirect to a host that does not exist or refuses.
     - warn: the first redirect is temporary (302/303/307), or goes to another ``http://``
-      URL first; nothing listens on port 80.
-    - pass: a 301 or 308 to an ``https://`` URL, and no later hop back to ``http://``.
-    - error: the first request could not be made (DNS, policy, timeout), or a later hop timed
-      out or was refused by the outbound policy.
+      URL first; the deep link arrives on https:// without its path or query; nothing listens
+      on port 80.
+    - pass: both start with a 301 or 308 to ``https://``, the deep link intact, and no later
+      hop back to ``http://``.
+    - error: a first request could not be made (DNS, policy, timeout), a WAF blocked the
+      scanner, or a later hop timed out or was refused by the outbound policy.
+    The verdict is the worse of the two starts (fail, then error, then warn); the root's
+    chain is ``evidence.chain``, the deep link's ``evidence.deep``. Metric: ``hops`` (root).
     """
-    start = f"http://{target}/"
+    root = _to_https(ctx, target, f"http://{target}/")
+    deep = _to_https(ctx, target, f"http://{target}{DEEP_PATH}")
+    worst = max((root, deep), key=lambda r: _SEVERITY[r.status])  # the root on a tie
+    extra = {k: v for k, v in worst.evidence.items() if k not in ("start", "chain")}
+    evidence = {"start": root.evidence["start"], "chain": root.evidence["chain"],
+                "deep": deep.evidence, **extra}
+    return Result(worst.status, worst.summary, evidence, worst.remediation, root.metrics)
+
+
+DEEP_PATH = "/launch-ready/deep/link?lr=1&from=http"
+MAX_REDIRECTS = 2
+_SEVERITY = {"pass": 0, "skipped": 0, "warn": 1, "error": 2, "fail": 3}
+
+
+def _to_https(ctx: Context, target: str, start: str) -> Result:
+    """The verdict for one start URL; evidence ``{"start", "chain"}``."""
     chain = ctx.net.http.follow(start)
     first = chain.hops[0]
     evidence = {"start": start, "chain": chain.as_evidence()}
+    metrics = {"hops": chain.redirects}
     if first.error:
         if first.error_kind == "connect" and "refused" in first.error.lower():
             return Result.warn(
@@ -92,6 +115,8 @@ def https_redirect(target: str, ctx: Context) -> Result:
                 evidence, remediation=f"Answer on port 80 with a 301 to https://{target}/.",
             )
         return Result.error(f"could not test: {first.error}", evidence)
+    if blocked := blocked_result(first, evidence):
+        return blocked
     if not first.is_redirect:
         return Result.fail(
             f"{start} answers {first.status} over plain HTTP instead of redirecting to https://",
@@ -101,20 +126,73 @@ def https_redirect(target: str, ctx: Context) -> Result:
     broken = _broken_chain(chain, start)
     if broken:
         return broken
-    if not any(urlsplit(h.url).scheme == "https" for h in chain.hops):
+    arrival = next((h for h in chain.hops if urlsplit(h.url).scheme == "https"), None)
+    if arrival is None:
         return Result.fail(f"the redirects from {start} never reach https://", evidence,
                            remediation=f"Redirect to https://{target}/.")
     if urlsplit(first.location).scheme != "https":
         return Result.warn(
             f"the first redirect goes to {first.location}, another plain-HTTP URL", evidence,
-            remediation=f"Redirect straight to https://{target}/ first.",
+            metrics=metrics, remediation=f"Redirect straight to https://{target}/ first.",
         )
     if first.status not in PERMANENT_CODES:
         return Result.warn(
-            f"{start} redirects with a temporary {first.status}", evidence,
+            f"{start} redirects with a temporary {first.status}", evidence, metrics=metrics,
             remediation="Use 301 (or 308) so that browsers and search engines remember it.",
         )
-    return Result.passed(f"{start} → {first.status} → {first.location}", evidence)
+    if _path_and_query(arrival.url) != _path_and_query(start):
+        return Result.warn(
+            f"path or query lost: {start} arrives on https:// as {arrival.url}", evidence,
+            metrics=metrics,
+            remediation="Keep the path and query string in the redirect to https:// "
+                        "(Location: https://<host>$request_uri), so shared deep links still work.",
+        )
+    return Result.passed(f"{start} → {first.status} → {first.location}", evidence, metrics=metrics)
+
+
+@check(
+    "http.redirect_hops",
+    stage=Stage.EDGE,
+    impact=Impact.LOW,
+    title="At most two redirects",
+    targets=every_host,
+)
+def redirect_hops(target: str, ctx: Context) -> Result:
+    """``http://host/`` reaches its page in at most two redirects (to https://, then to the
+    canonical host). Each redirect is one more round trip before the first byte, on every
+    visit without a cached 301 (RFC 9110 §15.4: a client follows each one as a new request);
+    a longer chain is a registrar's forwarder or a rule stacked on a rule.
+    - warn: more than two redirects.
+    - pass: two or fewer.
+    - fail: never: loops, downgrades and dead ends are ``http.https_redirect``'s findings.
+    - skipped: the chain does not end in a page (a loop, a bad Location, a host that does not
+      exist or refuses, a TLS failure): ``http.https_redirect`` or ``tls.certificate`` says why.
+    - error: a hop timed out or was refused by the outbound policy (could not be counted).
+    Metric: ``hops``.
+    """
+    start = f"http://{target}/"
+    chain = ctx.net.http.follow(start)
+    evidence = {"start": start, "chain": chain.as_evidence()}
+    metrics = {"hops": chain.redirects}
+    if chain.end == "error" and chain.final.error_kind in ("timeout", "policy"):
+        return Result.error(f"could not test: {chain.final.error}", evidence)
+    if chain.end != "final":
+        ending = chain.final.error or chain.end.replace("_", " ")
+        return Result.skipped(f"the redirects from {start} do not end in a page ({ending})", evidence)
+    path = "→".join(urlsplit(h.url).hostname or "" for h in chain.hops)
+    if chain.redirects > MAX_REDIRECTS:
+        return Result.warn(
+            f"{start} takes {chain.redirects} redirects ({path}); at most {MAX_REDIRECTS} are needed",
+            evidence, metrics=metrics,
+            remediation=f"Redirect http://{target}/ straight to the final https:// URL in one hop.",
+        )
+    return Result.passed(f"{start} reaches {chain.final.url} in {chain.redirects} "
+                         f"redirect{'s' if chain.redirects != 1 else ''}", evidence, metrics=metrics)
+
+
+def _path_and_query(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.path or "/", parts.query
 
 
 @check(
@@ -152,6 +230,8 @@ def canonical_redirect(target: str, ctx: Context) -> Result:
         )
     if first.error:
         return Result.error(f"could not test: {first.error}", evidence)
+    if blocked := blocked_result(first, evidence):
+        return blocked
     if not first.is_redirect:
         return Result.fail(
             f"{target} answers {first.status} itself instead of redirecting to {preferred}",
@@ -214,6 +294,8 @@ def hsts(target: str, ctx: Context) -> Result:
         return Result.error(f"could not test: {response.error}", {"url": url, **response.as_evidence()})
     fields = response.header_fields("strict-transport-security")
     evidence: dict = {"url": url, "status": response.status, "fields": fields}
+    if blocked := blocked_result(response, evidence):
+        return blocked
     remediation = (f"Send one header on every HTTPS response of {target}: "
                    "Strict-Transport-Security: max-age=31536000; includeSubDomains")
     if not fields:
@@ -276,6 +358,8 @@ def hsts_preload(target: str, ctx: Context) -> Result:
     response = ctx.net.http.fetch(f"https://{target}/")
     if response.error:
         return Result.error(f"could not test: {response.error}", {"url": f"https://{target}/"})
+    if blocked := blocked_result(response, {"url": f"https://{target}/"}):
+        return blocked
     fields = response.header_fields("strict-transport-security")
     policy = parse_sts(fields[0]) if fields else None
     first = ctx.net.http.follow(f"http://{target}/").hops[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from checks.engine.net.tls import TLS_VERSIONS, CertInfo, VersionAnswer
@@ -40,17 +41,18 @@ def protocols(target: str, ctx: Context) -> Result:
     Evidence: each version ``accepted`` (with the cipher), ``refused`` (with the alert or
     error) or ``not tested`` (with the reason).
     """
-    answers: list[VersionAnswer] = []
-    for version in TLS_VERSIONS:
-        answer = ctx.net.tls.accepts(target, version)
-        answers.append(answer)
-        if _unreachable(answer):  # DNS, policy, no TCP answer: the same for every version
-            break
+    # All four handshakes at once: a host that accepts TCP and then stalls costs one
+    # handshake timeout, not four in a row.
+    with ThreadPoolExecutor(len(TLS_VERSIONS), thread_name_prefix="tls-versions") as pool:
+        answers = list(pool.map(lambda version: ctx.net.tls.accepts(target, version), TLS_VERSIONS))
+    unreachable = next((i for i, a in enumerate(answers) if _unreachable(a)), None)
+    if unreachable is not None:  # DNS, policy, no TCP answer: the same for every version
+        answers = answers[: unreachable + 1]
     evidence: dict = {
         "host": target,
         "address": next((a.address for a in answers if a.address), None),
         "versions": [_version_evidence(a) for a in answers] + [
-            {"version": LABELS[v], "result": "not tested", "detail": "not tried: the host did not answer"}
+            {"version": LABELS[v], "result": "not tested", "detail": "the host did not answer"}
             for v in TLS_VERSIONS[len(answers):]
         ],
     }

@@ -3,10 +3,14 @@
 We send our own queries (``dns.query``) instead of using ``dns.resolver`` because the
 evidence needs the raw answer: an NXDOMAIN that carries a CNAME (RFC 6604 §3: the RCODE
 describes the last name in the chain), each CNAME hop, the TTLs, the server asked.
+
+``query_at`` asks one server directly (a zone's authoritative nameserver) instead of the
+resolvers: the AA flag and the zone's original TTLs, which a resolver's cache counts down.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import threading
 import time
@@ -26,6 +30,11 @@ from checks.engine.net.memo import Memo
 from checks.engine.net.profile import NetworkProfile
 
 MAX_CNAME_HOPS = 16
+# A socket error that says the address cannot be reached from this machine (no IPv6 route,
+# say), which tells nothing about the server itself.
+UNREACHABLE_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
+)
 
 
 class ResolveError(Exception):
@@ -41,9 +50,13 @@ class DnsAnswer:
     """One query and what came back.
 
     ``rcode`` is ``NOERROR``, ``NXDOMAIN``, ``SERVFAIL``, ``REFUSED`` … or ``TIMEOUT`` /
-    ``ERROR`` when no usable response arrived. ``cname_chain`` lists the CNAME targets
-    followed from ``name``; ``records`` are the values of ``rdtype`` at the end of the chain
-    (a TXT record is a list of its character-strings, not joined). ``ttl`` in seconds.
+    ``ERROR`` when no usable response arrived; a direct query (``DnsClient.query_at``) may
+    also give ``REFUSED_BY_POLICY`` (the outbound policy refused the server: nothing was sent)
+    or ``UNREACHABLE`` (no route to the server from here). ``cname_chain`` lists the CNAME
+    targets followed from ``name``; ``records`` are the values of ``rdtype`` at the end of
+    the chain (a TXT record is a list of its character-strings, not joined). ``ttl`` in
+    seconds. ``aa``: the response's Authoritative Answer flag, for direct queries only
+    (``None`` for answers from a resolver).
     """
 
     name: str
@@ -55,11 +68,18 @@ class DnsAnswer:
     elapsed_ms: float = 0.0
     server: str = ""
     error: str | None = None
+    aa: bool | None = None
 
     @property
     def answered(self) -> bool:
         """True when a server gave an authoritative verdict (data, no data, or NXDOMAIN)."""
         return self.rcode in ("NOERROR", "NXDOMAIN") and self.error is None
+
+    @property
+    def void(self) -> bool:
+        """True for an answer with no records of the type asked: NOERROR with no data, or
+        NXDOMAIN (RFC 7208 §4.6.4 calls such a lookup "void"). A failure is not void."""
+        return self.answered and not self.records
 
     @property
     def final_name(self) -> str:
@@ -85,6 +105,18 @@ class DnsClient:
         """Ask for ``rdtype`` records of ``name``; never raises for DNS failures."""
         key = (name.lower().rstrip("."), rdtype.upper())
         return self._memo.get(key, lambda: self._ask(*key))
+
+    def query_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
+        """Ask ``server`` (an IP address) itself for ``rdtype`` records of ``name``, recursion
+        not desired: how a zone's nameserver answers, with its AA flag and original TTLs.
+
+        UDP, again over TCP when truncated, to port 53 through the profile's port map. The
+        outbound policy decides first: a refused address gives ``REFUSED_BY_POLICY`` and no
+        socket. Memoised per (server, name, type), counted in ``queries_sent``; never raises
+        for DNS failures.
+        """
+        key = ("at", server, name.lower().rstrip("."), rdtype.upper())
+        return self._memo.get(key, lambda: self._ask_at(*key[1:]))
 
     def address_answers(self, host: str) -> list[DnsAnswer]:
         """The A and AAAA answers of ``host``, asked at the same time (a name that times out
@@ -164,6 +196,42 @@ class DnsClient:
             last = answer
         last.elapsed_ms = (time.monotonic() - started) * 1000
         return last
+
+
+    def _ask_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
+        port = self.profile.port(53)
+        where = f"[{server}]:{port}" if ":" in server else f"{server}:{port}"
+        refusal = self.profile.policy.refusal(server, port)
+        if refusal:
+            return DnsAnswer(name, rdtype, "REFUSED_BY_POLICY", server=where, error=refusal)
+        try:
+            qname = dns.name.from_text(name)
+        except dns.exception.DNSException as exc:
+            return DnsAnswer(name, rdtype, "ERROR", server=where, error=f"invalid name: {exc}")
+        query = dns.message.make_query(qname, rdtype, use_edns=0, payload=1232)
+        query.flags &= ~dns.flags.RD  # a nameserver's own data, not what it could look up
+        started = time.monotonic()
+        with self._count_lock:
+            self.queries_sent += 1
+        try:
+            response, _ = dns.query.udp_with_fallback(
+                query, server, timeout=self.profile.dns_timeout_s, port=port
+            )
+        except dns.exception.Timeout:
+            answer = DnsAnswer(
+                name, rdtype, "TIMEOUT", server=where,
+                error=f"no answer from {where} within {self.profile.dns_timeout_s:g} s",
+            )
+        except OSError as exc:
+            rcode = "UNREACHABLE" if exc.errno in UNREACHABLE_ERRNOS else "ERROR"
+            answer = DnsAnswer(name, rdtype, rcode, server=where, error=f"{where}: {exc}")
+        except dns.exception.DNSException as exc:
+            answer = DnsAnswer(name, rdtype, "ERROR", server=where, error=f"{where}: {exc}")
+        else:
+            answer = _parse(name, rdtype, qname, response, where)
+            answer.aa = bool(response.flags & dns.flags.AA)
+        answer.elapsed_ms = (time.monotonic() - started) * 1000
+        return answer
 
 
 def _parse(name: str, rdtype: str, qname: dns.name.Name, response, where: str) -> DnsAnswer:

@@ -19,6 +19,8 @@ class NetworkProfile:
     - ``allowed_networks``: CIDRs the outbound policy lets through (never in production);
       ``allowed_ports``: the only ports allowed inside them (the sandbox's listeners).
     - timeouts in seconds, body cap in bytes.
+    - ``cloudflare_ranges``: CIDRs taken as Cloudflare's proxy addresses; ``None`` = the
+      published ranges shipped in ``data/cloudflare_ips.json``. Set by the sandbox and tests only.
     """
 
     nameservers: tuple[str, ...] = ()
@@ -33,6 +35,7 @@ class NetworkProfile:
     max_body_bytes: int = 2_000_000
     max_redirects: int = 10
     user_agent: str = "LaunchReady/0.1 (+launch-readiness audit)"
+    cloudflare_ranges: tuple[str, ...] | None = None
 
     def __hash__(self) -> int:
         return hash((self.nameservers, self.dns_port, self.allowed_networks))

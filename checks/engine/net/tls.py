@@ -188,8 +188,13 @@ class TlsClient:
         self._count_lock = threading.Lock()
         self.connections_opened = 0
 
-    def probe(self, host: str, port: int = 443) -> TlsProbe:
-        return self._memo.get((host, port), lambda: self._probe(host, port))
+    def probe(self, host: str, port: int = 443, *, address: str | None = None) -> TlsProbe:
+        """A verifying handshake with ``host`` (SNI), once per audit per (host, port, address).
+
+        ``address`` pins the connection to that address instead of the host's own (asking
+        "does this address answer for ``host``?"); it still goes through the outbound policy,
+        and a refusal is reported as ``error_kind`` ``policy``."""
+        return self._memo.get((host, port, address), lambda: self._probe(host, port, address))
 
     def accepts(self, host: str, version: str, port: int = 443) -> VersionAnswer:
         """A handshake with ``host`` offering only ``version`` (one of ``TLS_VERSIONS``), once
@@ -266,11 +271,11 @@ class TlsClient:
             self.connections_opened += 1
         return raw
 
-    def _probe(self, host: str, port: int) -> TlsProbe:
+    def _probe(self, host: str, port: int, pinned: str | None = None) -> TlsProbe:
         probe = TlsProbe(host=host, port=port)
         started = time.monotonic()
         try:
-            address = self._address(host, port)
+            address = self._address(host, port) if pinned is None else self._allowed(pinned, port)
             probe.address = address
             self._handshake(probe, address, verify=True)
         except _ProbeError as exc:
@@ -290,6 +295,12 @@ class TlsClient:
                 return address
             refusals.append(refusal)
         raise _ProbeError("policy", "; ".join(refusals))
+
+    def _allowed(self, address: str, port: int) -> str:
+        refusal = self.profile.policy.refusal(address, self.profile.port(port))
+        if refusal:
+            raise _ProbeError("policy", refusal)
+        return address
 
     def _context(self, verify: bool) -> ssl.SSLContext:
         """One context per kind per client: loading the trust store costs tens of ms of CPU,
