@@ -46,10 +46,12 @@ def scenario_data() -> dict:
     hosts[APEX] = {"https": [{"path": "/*", "status": 301,
                               "headers": [["Location", f"https://www.{APEX}{{path}}"], HSTS]}]}
     every = [APEX, *(f"{label}.{APEX}" for label in ("www", "app", "api", "admin"))]
-    checks = ("dns.resolves", "dns.caa", "tls.certificate", "tls.protocols", "tls.key_strength",
-              "http.https_redirect", "http.hsts")
+    checks = ("dns.resolves", "dns.caa", "dns.authoritative", "dns.ttl", "tls.certificate",
+              "tls.protocols", "tls.key_strength", "http.https_redirect", "http.redirect_hops", "http.hsts")
     expect = {check: dict.fromkeys(every, "pass") for check in checks}
-    expect["dns.dangling_cname"] = dict.fromkeys(every, "skipped")
+    for not_applicable in ("dns.dangling_cname", "edge.cloudflare", "edge.origin_exposure"):
+        expect[not_applicable] = dict.fromkeys(every, "skipped")  # no CNAME; not behind Cloudflare
+    expect["http.canonical_host"] = {APEX: "pass"}
     expect["http.security_headers"] = {**dict.fromkeys(every, "pass"), APEX: "skipped"}  # a redirect
     expect["http.canonical_redirect"] = {APEX: "pass"}
     expect["http.hsts_preload"] = {APEX: "pass"}

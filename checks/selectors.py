@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from checks.engine.hostnames import InvalidHostname
+from django.db.models import Case, IntegerField, Value, When
+
 from checks.engine.registry import Check, all_checks
 from checks.engine.result import Stage, Status
 from checks.engine.risk import rank
+from checks.engine.spec import INVALID_PROJECT
 from checks.models import AuditRun, CheckResult
 from projects.models import Finding
 
@@ -24,9 +26,13 @@ def untested(run: AuditRun) -> list[CheckResult]:
     return list(run.results.filter(status=Status.ERROR).order_by("stage", "check_id", "target"))
 
 
+# Stages sort by their number (audit … handover), not by name ("handover" < "hardening").
+STAGE_ORDER = Case(*(When(stage=s.value, then=Value(s.number)) for s in Stage), output_field=IntegerField())
+
+
 def passed(run: AuditRun) -> list[CheckResult]:
     """Results that passed, by stage, check and target: what a re-run must keep green."""
-    return list(run.results.filter(status=Status.PASS).order_by("stage", "check_id", "target"))
+    return list(run.results.filter(status=Status.PASS).order_by(STAGE_ORDER, "check_id", "target"))
 
 
 def risk_summary(run: AuditRun) -> dict:
@@ -78,7 +84,7 @@ def _spec_hosts(run: AuditRun) -> list[str]:
     """The project's hosts in audit order; empty when its domains are no longer valid."""
     try:
         return run.project.spec().hosts
-    except InvalidHostname:
+    except INVALID_PROJECT:
         return []
 
 

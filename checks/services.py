@@ -15,11 +15,11 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from checks.engine.hostnames import InvalidHostname
 from checks.engine.net.session import Net
 from checks.engine.registry import Context
 from checks.engine.result import Outcome, Stage
 from checks.engine.runner import plan, run_units
+from checks.engine.spec import INVALID_PROJECT
 from checks.models import AuditRun, CheckResult, StageRun
 from checks.network import network_for
 from checks.sandbox import ScenarioError
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def audit_start(*, project, user=None, quick: bool = False, dispatch: bool = True) -> AuditRun:
     """Queue an audit of ``project``; its stages start once the transaction commits.
 
-    Raises ``InvalidHostname`` when the project's domains cannot be audited.
+    Raises ``InvalidHostname`` or ``InvalidMailSetting`` when the project cannot be audited as stored.
     """
     units = plan(project.spec(), quick=quick)
     with transaction.atomic():
@@ -130,7 +130,7 @@ def stage_execute(run_id: int, stage: str) -> None:
     StageRun.objects.filter(run=run, stage=stage, started_at=None).update(started_at=timezone.now())
     try:
         spec = run.project.spec()
-    except InvalidHostname as exc:
+    except INVALID_PROJECT as exc:
         audit_fail(run_id, f"the project cannot be audited: {exc}")
         return
     done = set(CheckResult.objects.filter(run=run, stage=stage).values_list("check_id", "target"))

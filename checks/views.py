@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from checks import selectors, services
-from checks.engine.hostnames import InvalidHostname
+from checks.engine.spec import INVALID_PROJECT
 from projects import access
 
 
@@ -21,7 +21,7 @@ def audit_start(request, project_id: int):
     project = access.project_for(request.user, project_id, write=True)
     try:
         services.audit_start(project=project, user=request.user, quick=request.POST.get("quick") == "1")
-    except InvalidHostname as exc:
+    except INVALID_PROJECT as exc:
         messages.error(request, f"This project cannot be audited: {exc}")
     return redirect("projects:detail", project_id=project.pk)
 

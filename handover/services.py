@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.utils.html import linebreaks
 from django.utils.safestring import SafeString, mark_safe
 
-from checks.engine.hostnames import InvalidHostname
 from checks.engine.registry import all_checks
 from checks.engine.result import Stage, Status
+from checks.engine.spec import INVALID_PROJECT
 from checks.models import AuditRun, CheckResult
 from checks.selectors import latest_finished_run, risk_list, untested
 from handover.models import HandoverDocument
@@ -124,7 +124,7 @@ def host_facts(project: Project, results: list[CheckResult]) -> list[HostFacts]:
     """The apex, each subdomain and each endpoint-only host, with their DNS and TLS answers."""
     try:
         spec = project.spec()
-    except InvalidHostname:  # a project that cannot be audited still gets its facts written down
+    except INVALID_PROJECT:  # a project that cannot be audited still gets its facts written down
         return [HostFacts(name=project.apex_domain, role="apex")]
     # "Expired" is said as of the audit, the moment the results describe.
     as_of = max((r.created_at for r in results), default=None) or timezone.now()

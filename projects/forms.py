@@ -7,9 +7,11 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 
-from checks.engine.hostnames import InvalidHostname, normalize_hostname, subdomain_label
+from checks.engine.email.providers import InvalidMailSetting, mail_providers, sending_networks
+from checks.engine.hostnames import InvalidHostname, dkim_selector, normalize_hostname, subdomain_label
 from checks.engine.spec import (
     ENDPOINT_KINDS,
+    MAX_DKIM_SELECTORS,
     MAX_ENDPOINTS,
     MAX_SUBDOMAINS,
     InvalidEndpoint,
@@ -52,6 +54,20 @@ class ProjectForm(forms.ModelForm):
         help_text="One per line: kind [METHOD] URL — kinds: " + ", ".join(ENDPOINT_KINDS),
     )
 
+    dkim_selectors_text = forms.CharField(
+        label="DKIM selectors", required=False,
+        help_text="The selectors your mail is signed with (s1, google), separated by commas; "
+                  "the usual providers' selectors are tried as well",
+    )
+    mail_provider = forms.ChoiceField(
+        label="Sends mail through", required=False,
+        help_text="The audit checks that the domain's SPF record authorises this provider",
+    )
+    mail_sending_ips_text = forms.CharField(
+        label="Other sending IPs", required=False,
+        help_text="Addresses or networks that also send the domain's mail (192.0.2.10, 2001:db8::/48)",
+    )
+
     class Meta:
         model = Project
         fields = [
@@ -63,7 +79,8 @@ class ProjectForm(forms.ModelForm):
 
     field_order = [
         "agency", "name", "client_name", "apex_domain", "preferred_host", "subdomains_text",
-        "endpoints_text", "rollback_notes", "sandbox_scenario",
+        "endpoints_text", "mail_provider", "mail_sending_ips_text", "dkim_selectors_text",
+        "rollback_notes", "sandbox_scenario",
     ]
 
     def __init__(self, *args, agencies, **kwargs):
@@ -74,6 +91,12 @@ class ProjectForm(forms.ModelForm):
             self.fields["agency"].initial = agencies.first()
             self.fields["agency"].widget = forms.HiddenInput()
         self._scenario_field()
+        self.fields["mail_provider"].choices = [("", "Not set")] + [
+            (key, provider.name) for key, provider in mail_providers().items()
+        ]
+        self.initial.setdefault("mail_provider", self.instance.mail_provider)
+        self.fields["dkim_selectors_text"].initial = ", ".join(self.instance.dkim_selectors or [])
+        self.fields["mail_sending_ips_text"].initial = ", ".join(self.instance.mail_sending_ips or [])
         if self.instance.pk:
             self.fields["agency"].disabled = True
             self.fields["subdomains_text"].initial = ", ".join(self.instance.subdomains or [])
@@ -137,6 +160,26 @@ class ProjectForm(forms.ModelForm):
             self.add_error("subdomains_text", errors)
         return list(dict.fromkeys(labels))
 
+    def clean_dkim_selectors_text(self) -> list[str]:
+        values = _comma_list(self.cleaned_data["dkim_selectors_text"])
+        if len(values) > MAX_DKIM_SELECTORS:
+            raise forms.ValidationError(f"At most {MAX_DKIM_SELECTORS} selectors")
+        selectors, errors = [], []
+        for value in values:
+            try:
+                selectors.append(dkim_selector(value))
+            except InvalidHostname as exc:
+                errors.append(str(exc))
+        if errors:
+            raise forms.ValidationError(errors)
+        return list(dict.fromkeys(selectors))
+
+    def clean_mail_sending_ips_text(self) -> list[str]:
+        try:
+            return list(sending_networks(_comma_list(self.cleaned_data["mail_sending_ips_text"])))
+        except InvalidMailSetting as exc:
+            raise forms.ValidationError(str(exc)) from None
+
     def clean_endpoints_text(self) -> list[tuple[str, str, str]]:
         endpoints, errors = [], []
         lines = self.cleaned_data["endpoints_text"].splitlines()
@@ -156,6 +199,9 @@ class ProjectForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Project:
         project = super().save(commit=False)
         project.subdomains = self.cleaned_data["subdomains_text"]
+        project.mail_provider = self.cleaned_data.get("mail_provider") or ""
+        project.dkim_selectors = self.cleaned_data["dkim_selectors_text"]
+        project.mail_sending_ips = self.cleaned_data["mail_sending_ips_text"]
         if commit:
             project.save()
             project.endpoints.all().delete()
@@ -182,6 +228,11 @@ def parse_endpoint_line(line: str) -> tuple[str, str, str]:
     except forms.ValidationError:
         raise forms.ValidationError(f"{parts[-1]!r} is not a URL") from None
     return endpoint.kind, endpoint.method, endpoint.url
+
+
+def _comma_list(text: str) -> list[str]:
+    """``"a, b,,c "`` → ``["a", "b", "c"]``; spaces separate too (people paste either)."""
+    return [part for part in text.replace(",", " ").split() if part]
 
 
 def _hostname(value: str) -> str:

@@ -66,6 +66,11 @@ class Project(models.Model):
     )
     subdomains = models.JSONField(default=default_subdomains, blank=True)
     rollback_notes = models.TextField(blank=True)
+    # Mail: the DKIM selectors the client signs with, who sends its mail (a preset key of
+    # checks/engine/data/mail_providers.json, "" for none) and any other sending IPs.
+    dkim_selectors = models.JSONField(default=list, blank=True)
+    mail_provider = models.CharField(max_length=40, blank=True)
+    mail_sending_ips = models.JSONField(default=list, blank=True)
     founders = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="granted_projects",
         help_text="Client users who may see this project (read-only)",
@@ -92,6 +97,9 @@ class Project(models.Model):
             apex=self.apex_domain,
             subdomains=tuple(self.subdomains or ()),
             preferred_host=self.preferred_host,
+            dkim_selectors=tuple(self.dkim_selectors or ()),
+            mail_provider=self.mail_provider,
+            mail_sending_ips=tuple(self.mail_sending_ips or ()),
             endpoints=tuple(
                 EndpointSpec(kind=e.kind, url=e.url, method=e.method) for e in self.endpoints.all()
             ),

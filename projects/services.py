@@ -35,6 +35,9 @@ def project_sync_from_scenario(scenario: Scenario, *, agency: Agency | None = No
     project.client_name = str(scenario.project.get("client_name") or "")
     project.preferred_host = spec.preferred_host
     project.subdomains = list(spec.subdomains)
+    project.dkim_selectors = list(spec.dkim_selectors)
+    project.mail_provider = spec.mail_provider
+    project.mail_sending_ips = list(spec.mail_sending_ips)
     project.rollback_notes = str(scenario.project.get("rollback_notes") or "")
     project.save()
     project.endpoints.all().delete()

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 
-from checks.engine.hostnames import InvalidHostname
+from checks.engine.spec import INVALID_PROJECT
 from checks.models import AuditRun
 from checks.selectors import edge_matrix, latest_finished_run, risk_summary
 from checks.services import run_progress, sweep_stale_audits
@@ -88,5 +88,5 @@ def _hosts(project) -> list[str]:
     """The hosts an audit of ``project`` checks; empty when its domains are not valid."""
     try:
         return project.spec().hosts
-    except InvalidHostname:
+    except INVALID_PROJECT:
         return []

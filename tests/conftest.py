@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from checks.engine.net.session import Net
+from checks.engine.registry import all_checks
+from checks.engine.result import Stage
 from checks.sandbox import Sandbox, load_scenario, parse_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +30,14 @@ DEMO_UNITS = len(DEMO_EXPECT)
 DEMO_COUNTS = {
     s: sum(1 for v in DEMO_EXPECT.values() if v == s) for s in ("pass", "warn", "fail", "error", "skipped")
 }
+# The risks (fail and warn units: the demo's four faults, the third seen by two checks) and the
+# units per stage, in stage order: [("edge", n), ("email", m)].
+DEMO_RISKS = DEMO_COUNTS["fail"] + DEMO_COUNTS["warn"]
+_STAGE_OF = {c.id: c.stage for c in all_checks()}
+DEMO_STAGES = [
+    (str(stage), n) for stage in Stage
+    if (n := sum(1 for check, _ in DEMO_EXPECT if _STAGE_OF[check] == stage))
+]
 
 
 @pytest.fixture(autouse=True)

@@ -31,6 +31,16 @@ MAX_RANGES = 1000
 # Cloudflare's widest ranges are a /13 and a /29. A shorter prefix in an answer would make a
 # good part of the internet "Cloudflare"; it is refused as not a plausible list.
 MIN_PREFIX = {4: 8, 6: 16}
+# Special-purpose blocks that are not public unicast (RFC 6890 and the IANA registries it set
+# up). A range is judged by every address in it, not only its first: 172.0.0.0/8 starts at a
+# public address but holds 172.16.0.0/12, so it would make private origins "Cloudflare".
+NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/8", "64:ff9b::/96", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16", "3fff::/20",
+    "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+))
 MAX_REDIRECTS = 3
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -135,8 +145,8 @@ def fetch_published_ranges(http: HttpClient, *, today: date | None = None) -> di
 
     Raises ``RangesRefreshError`` when a list cannot be fetched over HTTPS with a 200, is larger
     than ``MAX_LIST_BYTES``, is empty, or holds a line that is not a CIDR of its IP version
-    (an HTML error page, a captive portal), a range that is not public or is wider than
-    ``MIN_PREFIX`` allows.
+    (an HTML error page, a captive portal), a range that is not public (by its first address,
+    or by holding any of ``NOT_PUBLIC``) or is wider than ``MIN_PREFIX`` allows.
     """
     lists = {version: _fetch_list(http, url, version) for version, url in SOURCES.items()}
     return {
@@ -204,6 +214,9 @@ def parse_range_list(body: bytes, version: int, url: str) -> list[str]:
         reason = refusal_reason(network.network_address)
         if reason:
             raise RangesRefreshError(f"{where} is not a public range ({reason})")
+        held = next((n for n in NOT_PUBLIC if n.version == version and network.overlaps(n)), None)
+        if held is not None:
+            raise RangesRefreshError(f"{where} is not a public range (it holds {held})")
         ranges.append(str(network))
     return ranges
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from checks.engine.email.providers import mail_provider_key, sending_networks
+from checks.engine.email.providers import InvalidMailSetting, mail_provider_key, sending_networks
 from checks.engine.hostnames import InvalidHostname, dkim_selector, normalize_hostname, subdomain_label
 
 ENDPOINT_KINDS = (
@@ -24,6 +24,9 @@ ENDPOINT_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 MAX_SUBDOMAINS = 50
 MAX_ENDPOINTS = 100
 MAX_DKIM_SELECTORS = 20
+# What building a ProjectSpec may raise for stored data that is not (or no longer) valid: a bad
+# name, or a mail setting such as a provider preset that a later release dropped.
+INVALID_PROJECT = (InvalidHostname, InvalidMailSetting)
 
 
 class InvalidEndpoint(ValueError):

@@ -25,3 +25,11 @@ def printable(value: Any) -> Any:
 def _escape(match: re.Match) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def first_few(items: list[str], shown: int = 3, separator: str = ", ") -> str:
+    """``items`` joined for a one-line summary, at most ``shown`` of them and then how many
+    more: ``a, b, c and 7 more``. A hostile target can return thousands (addresses, NS
+    names); the evidence keeps them all, the summary stays one readable line."""
+    text = separator.join(items[:shown])
+    return f"{text} and {len(items) - shown} more" if len(items) > shown else text

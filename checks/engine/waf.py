@@ -24,13 +24,19 @@ BODY_SCAN_BYTES = 65_536  # block pages are small; never scan a whole hostile bo
 
 @dataclass(frozen=True)
 class Signature:
-    """One service's marker: a header (name, value substring or "" for any value) and/or a
-    body substring; ``server`` narrows a body marker to responses with that Server field."""
+    """One service's marker: a header (name, value substring or "" for any value) or a body
+    substring; ``server`` narrows a body marker to responses with that Server field,
+    ``with_header`` to responses carrying that field (one the service adds to every response).
+
+    A field a service adds to *every* response it passes (Imperva's X-Iinfo, DataDome's
+    X-DataDome, Azure's X-Azure-Ref) is never a marker by itself: the site's own 403 behind
+    the service carries it too, and must still be judged."""
 
     service: str
     header: tuple[str, str] | None = None
     body: str | None = None
     server: str | None = None
+    with_header: str | None = None
 
 
 SIGNATURES = (
@@ -45,12 +51,15 @@ SIGNATURES = (
     Signature("AWS WAF", body="request blocked.", server="cloudfront"),
     Signature("Akamai", body="reference&#32;&#35;", server="akamaighost"),
     Signature("Akamai", body="access denied", server="akamaighost"),
-    Signature("Imperva", header=("x-iinfo", "")),
     Signature("Imperva", body="incapsula incident id"),
+    Signature("Imperva", body="/_incapsula_resource"),
     Signature("Sucuri", header=("x-sucuri-block", "")),
     Signature("Sucuri", body="sucuri website firewall"),
-    Signature("DataDome", header=("x-datadome", "")),
-    Signature("Azure Front Door", body="the request is blocked."),
+    # DataDome: its captcha / block page loads from captcha-delivery.com; X-DD-B marks a block
+    # answered as JSON (DataDome, "Protection API", response headers).
+    Signature("DataDome", header=("x-dd-b", "")),
+    Signature("DataDome", body="captcha-delivery.com"),
+    Signature("Azure Front Door", body="the request is blocked.", with_header="x-azure-ref"),
     Signature("F5 BIG-IP ASM",
               body="the requested url was rejected. please consult with your administrator"),
     Signature("ModSecurity", body="mod_security"),
@@ -91,6 +100,8 @@ def find_block(exchange: HttpExchange) -> Block | None:
 def _match(signature: Signature, exchange: HttpExchange, server: str, body: str) -> str | None:
     if signature.server is not None and signature.server not in server:
         return None
+    if signature.with_header is not None and exchange.header(signature.with_header) is None:
+        return None
     if signature.header is not None:
         name, value = signature.header
         fields = exchange.header_fields(name)
@@ -99,6 +110,7 @@ def _match(signature: Signature, exchange: HttpExchange, server: str, body: str)
         return f"{name}: {fields[0]}"
     if signature.body is not None and signature.body in body:
         where = f" from server {server!r}" if signature.server else ""
+        where += f" with {signature.with_header}" if signature.with_header else ""
         return f"page contains {signature.body!r}{where}"
     return None
 

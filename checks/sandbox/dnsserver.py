@@ -63,6 +63,8 @@ class Zone:
             if isinstance(values, str):  # TIMEOUT / SERVFAIL for this type only
                 records[rdtype] = values
                 continue
+            if not values:  # `A: []`: no records of the type (an empty RRset is not valid wire)
+                continue
             rrset = dns.rrset.RRset(owner, dns.rdataclass.IN, rdtype)
             rrset.update_ttl(ttl)
             for value in values:

@@ -312,12 +312,14 @@ def _nameservers(value: Any, project: dict, hosts: dict, where: str) -> dict[str
         place = f"{where}: nameservers.{ns}"
         if ns in hosts:
             raise ScenarioError(f"{place} is also under hosts: a name has one address in the sandbox")
+        if ns in out:
+            raise ScenarioError(f"{place} is given twice (names are compared without case and final dot)")
         if isinstance(spec, str):
             if spec.upper() not in LAME_ANSWERS:
                 raise ScenarioError(f"{place} must be a mapping, or one of {', '.join(LAME_ANSWERS)}")
             out[ns] = NameserverSpec(ns, failure=spec.upper())
             continue
-        if not isinstance(spec or {}, dict):
+        if spec is not None and not isinstance(spec, dict):  # `[]` too: a list is no mapping
             raise ScenarioError(f"{place} must be a mapping, or one of {', '.join(LAME_ANSWERS)}")
         spec = spec or {}
         _known_keys(spec, NAMESERVER_KEYS, place)

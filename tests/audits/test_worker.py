@@ -19,7 +19,7 @@ from checks.models import AuditRun
 from checks.sandbox import load_scenario
 from launchready.celery import app
 from projects.services import project_sync_from_scenario
-from tests.conftest import DEMO_UNITS, REPO, SCENARIOS
+from tests.conftest import DEMO_RISKS, DEMO_UNITS, REPO, SCENARIOS
 
 pytestmark = [
     pytest.mark.worker,
@@ -69,7 +69,7 @@ def wait_for(predicate, timeout_s: float = 60.0):
     raise AssertionError(f"still waiting after {timeout_s} s")
 
 
-def test_a_worker_runs_the_demo_audit_to_done_with_its_four_risks(worker):
+def test_a_worker_runs_the_demo_audit_to_done_with_its_risks(worker):
     project = project_sync_from_scenario(load_scenario(SCENARIOS / "demo.yaml"))
     run = services.audit_start(project=project)  # dispatched on commit to the broker
     run = wait_for(lambda: AuditRun.objects.filter(pk=run.pk, state__in=["done", "error"]).first())
@@ -79,9 +79,10 @@ def test_a_worker_runs_the_demo_audit_to_done_with_its_four_risks(worker):
         ("dns.resolves", "admin.clubhouse.test"),
         ("http.canonical_redirect", "clubhouse.test"),
         ("http.hsts", "app.clubhouse.test"),
+        ("http.redirect_hops", "clubhouse.test"),
         ("tls.certificate", "api.clubhouse.test"),
     ]
-    assert project.findings.count() == 4
+    assert project.findings.count() == DEMO_RISKS
 
 
 def test_a_run_whose_worker_is_killed_is_finished_as_error_by_the_sweeper(worker, tmp_path: Path, settings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from checks.engine.checks.content import canonical_links
@@ -51,8 +52,11 @@ def canonical_host(target: str, ctx: Context) -> Result:
     """
     landings: dict[str, HttpExchange] = {}
     unreached: dict[str, str] = {}
-    for start in start_urls(ctx, target):
-        chain = ctx.net.http.follow(start)
+    starts = start_urls(ctx, target)
+    # All at once: four slow pages one after another would outlast the check's time limit.
+    with ThreadPoolExecutor(max_workers=len(starts), thread_name_prefix="canonical") as pool:
+        chains = list(pool.map(ctx.net.http.follow, starts))
+    for start, chain in zip(starts, chains, strict=True):
         if chain.end == "final" and not chain.final.error:
             landings[start] = chain.final
         else:

@@ -231,8 +231,13 @@ def find_insecure(html: str, page_url: str, header_upgrade: bool) -> tuple[str, 
 
 def canonical_links(response: HttpExchange) -> list[str]:
     """The canonical URLs a page declares, absolute: ``Link: <…>; rel="canonical"`` fields
-    (RFC 8288 §3, parsed by httpx) then ``<link rel=canonical href>`` in an HTML body
-    (RFC 6596 §3). ``[]`` when it declares none."""
+    (RFC 8288 §3, parsed by httpx) then ``<link rel=canonical href>`` in the HTML ``<head>``
+    (RFC 6596 §3). ``[]`` when it declares none.
+
+    What no search engine follows is left out: a ``<link>`` outside ``<head>`` (canonical is
+    not "body-ok", WHATWG HTML §4.2.4, §4.6.7; Google ignores it there) or in a ``<template>``
+    (inert, §4.12.3), and a URL that is not ``http(s)://`` with a host (``javascript:``,
+    ``data:``, ``mailto:``)."""
     links = []
     header = ", ".join(response.header_fields("link"))
     if header:
@@ -247,9 +252,12 @@ def canonical_links(response: HttpExchange) -> list[str]:
             root = None
         for element in root.iter("link") if root is not None else ():
             rels = (element.get("rel") or "").lower().split()
-            if "canonical" in rels and element.get("href"):
+            ancestors = {a.tag for a in element.iterancestors()}
+            in_head = "head" in ancestors and "template" not in ancestors
+            if "canonical" in rels and element.get("href") and in_head:
                 links.append(element.get("href"))
-    return [url for link in links if (url := _join(response.url, link))]
+    joined = [url for link in links if (url := _join(response.url, link))]
+    return [url for url in joined if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname]
 
 
 @url_targets

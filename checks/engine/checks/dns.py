@@ -5,6 +5,7 @@ from __future__ import annotations
 from checks.engine.net.dns import describe_failure
 from checks.engine.registry import Context, check, every_host
 from checks.engine.result import Impact, Result, Stage
+from checks.engine.text import first_few
 
 
 @check(
@@ -55,7 +56,7 @@ def resolves(target: str, ctx: Context) -> Result:
         )
     path = " → ".join([target, *a.cname_chain])
     if addresses:
-        return Result.passed(f"{path} → {', '.join(addresses)}", evidence, metrics=metrics)
+        return Result.passed(f"{path} → {first_few(addresses)}", evidence, metrics=metrics)
     if not all(ans.answered for ans in answers):
         return Result.error(describe_failure(target, answers), evidence)
     if a.rcode == "NXDOMAIN" and a.cname_chain:

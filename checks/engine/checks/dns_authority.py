@@ -11,6 +11,7 @@ twice in one audit.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,11 +20,17 @@ from typing import TypeVar
 from checks.engine.net.dns import DnsAnswer, DnsClient, describe_failure
 from checks.engine.registry import Context, check, every_host
 from checks.engine.result import Impact, Result, Stage
+from checks.engine.text import first_few
 
 HOST_TYPES = ("A", "AAAA", "CNAME")
 MAX_NAMESERVERS = 13  # NS names taken from the RRset; more is a mistake or hostile
 MAX_ADDRESSES = 4  # addresses taken per nameserver name
 MAX_PARALLEL = 16
+# The whole look-up (the climb to the zone, the NS addresses, every server's questions) starts
+# no question after this many resolver timeouts: 15 s by default. One question may then still
+# run (UDP, then TCP after a truncated answer: two timeouts), so a zone of slow servers costs
+# at most 7 timeouts, inside the checks' 30 s, however many servers and labels it has.
+BUDGET_TIMEOUTS = 5
 TTL_LIMIT_S = 86_400  # a day: longer, and a changed record outlives the launch day in caches
 CUTOVER_TTL_S = 300
 
@@ -79,7 +86,7 @@ class ServerAnswers:
     def describe(self) -> str:
         """The host's records as this server gives them: ``A 192.0.2.1``, ``CNAME x.example``."""
         a, aaaa, cname = (self.answers.get(t) for t in HOST_TYPES)
-        parts = [f"{t} {', '.join(self.records(t))}" for t in ("A", "AAAA") if self.records(t)]
+        parts = [f"{t} {first_few(self.records(t))}" for t in ("A", "AAAA") if self.records(t)]
         if cname and cname.records:
             return " → ".join([f"CNAME {self.records('CNAME')[0]}", *parts])
         if parts:
@@ -126,6 +133,7 @@ class Authority:
     missing: dict[str, str] = field(default_factory=dict)
     unknown: dict[str, str] = field(default_factory=dict)
     servers: list[ServerAnswers] = field(default_factory=list)
+    gave_up: str | None = None  # why the climb stopped before a zone was found (the budget)
 
     def in_state(self, state: str) -> list[ServerAnswers]:
         return [s for s in self.servers if s.state == state]
@@ -156,11 +164,19 @@ def authority(dns: DnsClient, host: str) -> Authority:
 
     The zone is the closest of ``host`` and its parents (down to two labels) whose NS query
     returns records through the resolver; a name that is a CNAME cannot be a zone apex
-    (RFC 1034 §3.6.2), so its answer is passed over. Servers are asked in parallel.
+    (RFC 1034 §3.6.2), so its answer is passed over. Servers are asked in parallel. No
+    question is started after ``BUDGET_TIMEOUTS`` resolver timeouts: what was not asked by
+    then is reported as not tested (``gave_up`` for the climb, ``not tested`` for a server).
     """
     auth = Authority(host=host)
+    budget_s = BUDGET_TIMEOUTS * dns.profile.dns_timeout_s
+    deadline = time.monotonic() + budget_s
+    out_of_time = f"the look-up's {budget_s:g} s budget ran out"
     labels = host.lower().rstrip(".").split(".")
     for candidate in (".".join(labels[i:]) for i in range(len(labels) - 1)):
+        if time.monotonic() > deadline:
+            auth.gave_up = f"{out_of_time} before the zone of {host} was found"
+            return auth
         answer = dns.query(candidate, "NS")
         auth.zone_queries.append(answer)
         if not answer.answered:
@@ -173,9 +189,15 @@ def authority(dns: DnsClient, host: str) -> Authority:
             break
     if auth.zone is None:
         return auth
+
+    def addresses_of(name: str) -> list[DnsAnswer] | None:
+        return dns.address_answers(name) if time.monotonic() <= deadline else None
+
     targets = []
-    for name, answers in zip(auth.nameservers, _parallel(dns.address_answers, auth.nameservers),
-                             strict=True):
+    for name, answers in zip(auth.nameservers, _parallel(addresses_of, auth.nameservers), strict=True):
+        if answers is None:
+            auth.unknown[name] = f"not looked up: {out_of_time}"
+            continue
         auth.address_queries += answers
         addresses = [str(r) for a in answers for r in a.records][:MAX_ADDRESSES]
         if addresses:
@@ -184,20 +206,30 @@ def authority(dns: DnsClient, host: str) -> Authority:
             auth.missing[name] = describe_failure(name, answers)
         else:
             auth.unknown[name] = describe_failure(name, answers)
-    auth.servers = _parallel(lambda t: _ask_server(dns, auth.zone, host, *t), targets)
+    auth.servers = _parallel(
+        lambda t: _ask_server(dns, auth.zone, host, *t, deadline=deadline, out_of_time=out_of_time),
+        targets,
+    )
     return auth
 
 
-def _ask_server(dns: DnsClient, zone: str, host: str, nameserver: str, address: str) -> ServerAnswers:
+def _ask_server(dns: DnsClient, zone: str, host: str, nameserver: str, address: str, *,
+                deadline: float, out_of_time: str) -> ServerAnswers:
     """A first; when that is a usable authoritative answer, AAAA, CNAME and the zone's SOA.
-    A server that fails the first question is not asked the rest: it is lame already."""
+    A server that fails the first question is not asked the rest: it is lame already. Past
+    ``deadline`` no host question is started (the server is ``not tested``) and the SOA, which
+    only adds the serial to the evidence, is left out."""
     server = ServerAnswers(nameserver, address)
     for rdtype in HOST_TYPES:
+        if time.monotonic() > deadline:
+            server.state, server.reason = UNTESTED, f"not asked: {out_of_time}"
+            return server
         answer = server.answers[rdtype] = dns.query_at(address, host, rdtype)
         server.state, server.reason = _judge(answer, zone, dns.profile.dns_timeout_s)
         if server.state != ANSWERED:
             return server
-    server.soa = dns.query_at(address, zone, "SOA")
+    if time.monotonic() <= deadline:
+        server.soa = dns.query_at(address, zone, "SOA")
     return server
 
 
@@ -226,6 +258,8 @@ def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
 
 def _untestable(auth: Authority) -> str | None:
     """Why nothing could be compared, or ``None`` when at least one server answered."""
+    if auth.gave_up:
+        return auth.gave_up
     if auth.failed is not None:
         return describe_failure(auth.failed.name, [auth.failed])
     if auth.zone is None:
@@ -235,7 +269,7 @@ def _untestable(auth: Authority) -> str | None:
     why = [f"{auth.label(s)} {s.reason}" if s.state == LAME else f"{auth.label(s)}: {s.reason}"
            for s in auth.servers]
     why += [f"{name}: {reason}" for name, reason in {**auth.missing, **auth.unknown}.items()]
-    return f"no nameserver of {auth.zone} answered for {auth.host}: " + "; ".join(why)
+    return f"no nameserver of {auth.zone} answered for {auth.host}: " + first_few(why, separator="; ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +303,9 @@ def authoritative(target: str, ctx: Context) -> Result:
       answered at all; or every server that answered agrees but another could not be asked
       from here (the outbound policy refused its address, no route) or its name's look-up
       failed — a pass would claim a server that was never asked. So does an NS set of more
-      than 13 names: the rest are not asked.
+      than 13 names: the rest are not asked; and a server not asked within the look-up's
+      budget (five resolver timeouts, ``BUDGET_TIMEOUTS``: slow or many servers, a host of
+      very many labels).
     """
     auth = authority(ctx.net.dns, target)
     evidence = auth.as_evidence()
@@ -297,16 +333,17 @@ def authoritative(target: str, ctx: Context) -> Result:
             "zone), or make it serve the zone: resolvers that pick it wait, fail, or get no answer."
         )
     if faults:
-        return Result.fail("; ".join(faults), evidence, remediation=" ".join(remedies))
+        return Result.fail(first_few(faults, separator="; "), evidence, remediation=" ".join(remedies))
     answer = answered[0].describe()
     not_asked = [f"{auth.label(s)}: {s.reason}" for s in auth.in_state(UNTESTED)]
     not_asked += [f"{name}: {why}" for name, why in auth.unknown.items()]
     if auth.not_asked:
-        not_asked.append(f"{', '.join(auth.not_asked)}: only the first {MAX_NAMESERVERS} NS names are asked")
+        capped = f"{first_few(auth.not_asked)}: only the first {MAX_NAMESERVERS} NS names are asked"
+        not_asked.insert(0, capped)
     if not_asked:
         names = ", ".join(auth.label(s) for s in answered) if len(answered) <= 3 else _servers(answered)
         return Result.error(
-            f"could not test {'; '.join(not_asked)}; {names} "
+            f"could not test {first_few(not_asked, separator='; ')}; {names} "
             f"{'gives' if len(answered) == 1 else 'give'} {answer}", evidence,
         )
     if len(answered) == 1:
@@ -323,11 +360,12 @@ def _disagreement(auth: Authority, groups: list[list[ServerAnswers]]) -> str:
     serials = {s.serial for group in groups for s in group}
     parts = []
     for group in groups:
-        names = " and ".join(
-            auth.label(s) + (f" (serial {s.serial})" if len(serials) > 1 else "") for s in group
+        names = first_few(
+            [auth.label(s) + (f" (serial {s.serial})" if len(serials) > 1 else "") for s in group],
+            separator=" and ",
         )
         parts.append(f"{names} {'give' if len(group) > 1 else 'gives'} {group[0].describe()}")
-    return f"the nameservers of {auth.zone} disagree on {auth.host}: " + "; ".join(parts)
+    return f"the nameservers of {auth.zone} disagree on {auth.host}: " + first_few(parts, separator="; ")
 
 
 def _servers(servers: list[ServerAnswers]) -> str:
@@ -387,17 +425,24 @@ def ttl(target: str, ctx: Context) -> Result:
     if highest <= TTL_LIMIT_S:
         return Result.passed(f"{target}: highest TTL {highest} s ({top['type']}), at most a day",
                              evidence, metrics=metrics)
-    days = f"{highest / TTL_LIMIT_S:.3g}"
+    days = _days(highest)
     return Result.warn(
-        f"{target}: {top['type']} TTL is {highest} s ({days} days): a record about to change stays "
-        f"cached up to {days} days after the cutover; lower it to {CUTOVER_TTL_S} s {days} days ahead",
+        f"{target}: {top['type']} TTL is {highest} s ({days}): a record about to change stays "
+        f"cached up to {days} after the cutover; lower it to {CUTOVER_TTL_S} s {days} ahead",
         evidence, metrics=metrics,
         remediation=(
             f"At the DNS provider, set the TTL of {target}'s {top['type']} record to {CUTOVER_TTL_S} s at "
-            f"least {days} days before the launch cutover (the old TTL must run out first); raise it "
+            f"least {days} before the launch cutover (the old TTL must run out first); raise it "
             "again once the launch has settled."
         ),
     )
+
+
+def _days(seconds: int) -> str:
+    """``2 days``, ``1.5 days``, ``24855 days``: whole days from ten on, never ``2.49e+04``."""
+    days = seconds / TTL_LIMIT_S
+    text = f"{days:.0f}" if days >= 10 else f"{days:.1f}".removesuffix(".0")
+    return f"{text} day{'' if text == '1' else 's'}"
 
 
 def _own_rrsets(server: ServerAnswers) -> list[tuple[str, DnsAnswer]]:

@@ -29,6 +29,7 @@ from checks.engine.net.dns import ResolveError
 from checks.engine.net.tls import TlsProbe
 from checks.engine.registry import Context, check, every_host
 from checks.engine.result import Impact, Result, Stage
+from checks.engine.text import first_few
 
 # Names under the apex that often point straight at the origin (cPanel hosts, mail on the web
 # server, a staging copy): the names origin-finding tools try first.
@@ -129,11 +130,11 @@ def cloudflare(target: str, ctx: Context) -> Result:
     cloudflare_headers = ray is not None or (server or "").strip().lower() == "cloudflare"
     if inside and outside:
         return Result.warn(
-            f"{target} resolves both into Cloudflare's ranges ({', '.join(inside)}) and outside "
-            f"them ({', '.join(outside)}): part of its traffic bypasses Cloudflare",
+            f"{target} resolves both into Cloudflare's ranges ({first_few(inside)}) and outside "
+            f"them ({first_few(outside)}): part of its traffic bypasses Cloudflare",
             evidence, metrics=metrics,
             remediation=(f"Give every A/AAAA record of {target} the same proxy status: remove the "
-                         f"records for {', '.join(outside)}, or proxy them in Cloudflare's DNS."),
+                         f"records for {first_few(outside)}, or proxy them in Cloudflare's DNS."),
         )
     if outside:
         return _outside(target, outside, proxied, cloudflare_headers, evidence, metrics)
@@ -144,7 +145,7 @@ def cloudflare(target: str, ctx: Context) -> Result:
         )
     if not cloudflare_headers:
         return Result.warn(
-            f"{target} resolves into Cloudflare's ranges ({', '.join(inside)}), but its response "
+            f"{target} resolves into Cloudflare's ranges ({first_few(inside)}), but its response "
             f"lacks Cloudflare's headers (Server: {server or 'none'}, no CF-RAY)",
             evidence, metrics=metrics,
             remediation=(f"Check in Cloudflare's DNS that {target} is proxied and that nothing (a "
@@ -153,7 +154,7 @@ def cloudflare(target: str, ctx: Context) -> Result:
         )
     shown = f"CF-RAY {ray}" if ray else f"Server: {server}"
     return Result.passed(
-        f"{target} is proxied by Cloudflare: {', '.join(inside)} in its ranges, {shown}",
+        f"{target} is proxied by Cloudflare: {first_few(inside)} in its ranges, {shown}",
         evidence, metrics=metrics,
     )
 
@@ -163,13 +164,13 @@ def _outside(target, outside, proxied, cloudflare_headers, evidence, metrics) ->
     if cloudflare_headers:
         return Result.warn(
             f"{target} answers with Cloudflare's headers but resolves outside Cloudflare's "
-            f"published ranges ({', '.join(outside)})", evidence, metrics=metrics,
+            f"published ranges ({first_few(outside)})", evidence, metrics=metrics,
             remediation=("Refresh the range data (manage.py refresh_cloudflare_ranges) if it is "
                          "old; otherwise find out who answers for the host: a bring-your-own-IP or "
                          "China-network address, or an origin that sends Cloudflare's headers itself."),
         )
     return Result.warn(
-        f"{target} is DNS-only: it resolves to {', '.join(outside)}, outside Cloudflare's ranges, "
+        f"{target} is DNS-only: it resolves to {first_few(outside)}, outside Cloudflare's ranges, "
         f"while {proxied[0]} is proxied; its traffic reaches the origin without Cloudflare's WAF "
         "and DDoS protection", evidence, metrics=metrics,
         remediation=(f"Turn the proxy on (orange cloud) for the A/AAAA/CNAME records of {target} in "
@@ -212,13 +213,16 @@ def origin_exposure(target: str, ctx: Context) -> Result:
     origin), of common origin names under the apex (``origin.``, ``direct.``,
     ``direct-connect.``, ``mail.``, ``ftp.``, ``cpanel.``, ``staging.``, ``dev.``) and of the
     apex's MX targets (first five) — at most 20 addresses, so a hostile zone cannot make this a
-    scan. Each is asked for a TLS handshake on port 443 with SNI = the host, through the outbound
-    policy; a certificate that names the host (RFC 9525 §6.3) gives the origin away, whether it
-    verifies (RFC 5280 §6) or not (a Cloudflare Origin CA or self-signed certificate: a client
-    that skips verification still reaches the site around the shield).
+    scan, dealt one name at a time (each name's first address, then each one's second), so
+    decoys listed under one name cannot crowd out the others. Each is asked for a TLS handshake
+    on port 443 with SNI = the host, through the outbound policy; a certificate that names the
+    host (RFC 9525 §6.3) gives the origin away, whether it verifies (RFC 5280 §6) or not (a
+    Cloudflare Origin CA or self-signed certificate: a client that skips verification still
+    reaches the site around the shield).
     - warn: a candidate answers for the host with a certificate naming it: the origin is exposed.
     - pass: none does (refused, silent, another host's certificate, or not a public address); the
-      evidence lists every name looked up and every address tried with its outcome.
+      evidence lists every name looked up and every address tried with its outcome, and the
+      summary says how many addresses the cap left untried.
     - fail: never: an answering origin is a way around the shield, which the warning names.
     - skipped: the host has no address in Cloudflare's ranges (DNS-only: nothing is hidden), or
       no host of the project has (not a Cloudflare project).
@@ -261,16 +265,21 @@ def origin_exposure(target: str, ctx: Context) -> Result:
             "Cloudflare's ranges",
             evidence, metrics=metrics,
         )
+    untried = (f" ({left_out} more address{'es were' if left_out > 1 else ' was'} not tried: at most "
+               f"{MAX_CANDIDATES} are)" if left_out else "")
     return Result.passed(
         f"no origin found: none of {len(candidates)} candidate addresses answers for {target} "
-        "with a certificate naming it", evidence, metrics=metrics,
+        f"with a certificate naming it{untried}", evidence, metrics=metrics,
     )
 
 
 def _candidates(target: str, ctx: Context, ranges: CloudflareRanges):
     """``(candidates, lookups, left_out)``: the addresses to try (first name per address, at
     most ``MAX_CANDIDATES``), every name looked up with its addresses or failure, and how many
-    addresses were left out by the cap."""
+    addresses were left out by the cap.
+
+    The places are dealt round the names: each name's first address, then each one's second,
+    and so on; a name listing many addresses (decoys that refuse) cannot crowd the others out."""
     apex = ctx.project.apex
     # The host's own records come first: one outside the ranges next to proxied ones points
     # straight at the origin.
@@ -281,19 +290,19 @@ def _candidates(target: str, ctx: Context, ranges: CloudflareRanges):
     for name in _mx_targets(ctx, apex):
         sources.setdefault(name, f"MX of {apex}")
     resolved = _resolve_all(ctx, list(sources))
-    lookups, candidates, seen, left_out = {}, [], set(), 0
+    lookups, queues, seen = {}, {}, set()
     for name, (addresses, failure) in resolved.items():
         found = {"error": failure} if failure else {"addresses": addresses}
         lookups[name] = {"source": sources[name], **found}
+        queues[name] = []
         for address in addresses:
-            if ranges.contains(address) or address in seen:
-                continue
-            seen.add(address)
-            if len(candidates) == MAX_CANDIDATES:
-                left_out += 1
-                continue
-            candidates.append(_Candidate(name, sources[name], address))
-    return candidates, lookups, left_out
+            if not ranges.contains(address) and address not in seen:
+                seen.add(address)
+                queues[name].append(address)
+    dealt = [(name, queue[i]) for i in range(max(map(len, queues.values()), default=0))
+             for name, queue in queues.items() if i < len(queue)]
+    candidates = [_Candidate(name, sources[name], address) for name, address in dealt[:MAX_CANDIDATES]]
+    return candidates, lookups, max(0, len(dealt) - MAX_CANDIDATES)
 
 
 def _mx_targets(ctx: Context, apex: str) -> list[str]:

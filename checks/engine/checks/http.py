@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from checks.engine.hsts import ONE_YEAR_S, parse_sts
@@ -84,12 +85,14 @@ def https_redirect(target: str, ctx: Context) -> Result:
     - pass: both start with a 301 or 308 to ``https://``, the deep link intact, and no later
       hop back to ``http://``.
     - error: a first request could not be made (DNS, policy, timeout), a WAF blocked the
-      scanner, or a later hop timed out or was refused by the outbound policy.
+      scanner (on the first hop, or on a later one before any https:// hop), or a later hop
+      timed out or was refused by the outbound policy.
     The verdict is the worse of the two starts (fail, then error, then warn); the root's
     chain is ``evidence.chain``, the deep link's ``evidence.deep``. Metric: ``hops`` (root).
     """
-    root = _to_https(ctx, target, f"http://{target}/")
-    deep = _to_https(ctx, target, f"http://{target}{DEEP_PATH}")
+    # Both at once: a slow site would otherwise cost the check twice its time.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="https-redirect") as pool:
+        root, deep = pool.map(lambda path: _to_https(ctx, target, f"http://{target}{path}"), ("/", DEEP_PATH))
     worst = max((root, deep), key=lambda r: _SEVERITY[r.status])  # the root on a tie
     extra = {k: v for k, v in worst.evidence.items() if k not in ("start", "chain")}
     evidence = {"start": root.evidence["start"], "chain": root.evidence["chain"],
@@ -127,6 +130,8 @@ def _to_https(ctx: Context, target: str, start: str) -> Result:
     if broken:
         return broken
     arrival = next((h for h in chain.hops if urlsplit(h.url).scheme == "https"), None)
+    if arrival is None and (blocked := blocked_result(chain.final, evidence)):
+        return blocked  # a later plain-HTTP hop blocked us: where it would lead is unknown
     if arrival is None:
         return Result.fail(f"the redirects from {start} never reach https://", evidence,
                            remediation=f"Redirect to https://{target}/.")
@@ -212,7 +217,8 @@ def canonical_redirect(target: str, ctx: Context) -> Result:
       does not exist or refuses the connection.
     - warn: more than one hop; path or query lost; temporary redirect code.
     - pass: one 301 or 308 straight to the same path and query on the preferred host.
-    - error: the first request could not be made.
+    - error: the first request could not be made; a WAF blocked the scanner on the first hop,
+      or on a later one before the preferred host was reached.
     Metric: ``hops``.
     """
     preferred = ctx.project.preferred_host
@@ -241,6 +247,8 @@ def canonical_redirect(target: str, ctx: Context) -> Result:
     if broken:
         return broken
     arrival = next((i for i, h in enumerate(chain.hops) if urlsplit(h.url).hostname == preferred), None)
+    if arrival is None and (blocked := blocked_result(chain.final, evidence)):
+        return blocked  # a later hop (a forwarder) blocked us: where it would lead is unknown
     if arrival is None:
         failed = f" ({chain.final.error})" if chain.final.error else ""
         return Result.fail(

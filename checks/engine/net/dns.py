@@ -186,8 +186,8 @@ class DnsClient:
                     error=f"no answer from {where} within {self.profile.dns_timeout_s:g} s",
                 )
                 continue
-            except (OSError, dns.exception.DNSException) as exc:
-                last = DnsAnswer(name, rdtype, "ERROR", server=where, error=f"{where}: {exc}")
+            except (OSError, EOFError, dns.exception.DNSException) as exc:
+                last = DnsAnswer(name, rdtype, "ERROR", server=where, error=f"{where}: {_failure_text(exc)}")
                 continue
             answer = _parse(name, rdtype, qname, response, where)
             if answer.rcode in ("NOERROR", "NXDOMAIN"):
@@ -225,8 +225,8 @@ class DnsClient:
         except OSError as exc:
             rcode = "UNREACHABLE" if exc.errno in UNREACHABLE_ERRNOS else "ERROR"
             answer = DnsAnswer(name, rdtype, rcode, server=where, error=f"{where}: {exc}")
-        except dns.exception.DNSException as exc:
-            answer = DnsAnswer(name, rdtype, "ERROR", server=where, error=f"{where}: {exc}")
+        except (EOFError, dns.exception.DNSException) as exc:
+            answer = DnsAnswer(name, rdtype, "ERROR", server=where, error=f"{where}: {_failure_text(exc)}")
         else:
             answer = _parse(name, rdtype, qname, response, where)
             answer.aa = bool(response.flags & dns.flags.AA)
@@ -234,8 +234,22 @@ class DnsClient:
         return answer
 
 
+def _failure_text(exc: Exception) -> str:
+    """dnspython's words for a failed exchange; ``EOFError`` (a TCP connection closed before
+    the whole answer came) has none of its own."""
+    if isinstance(exc, EOFError):
+        return "the connection closed before the answer came"
+    return str(exc) or type(exc).__name__
+
+
 def _parse(name: str, rdtype: str, qname: dns.name.Name, response, where: str) -> DnsAnswer:
     rcode = dns.rcode.to_text(response.rcode())
+    if response.flags & dns.flags.TC:
+        # Only possible over TCP (a truncated UDP answer is retried there). TC means "cut to fit
+        # the channel" (RFC 1035 §4.1.1); over TCP nothing had to be cut, so the records that
+        # came are not the whole answer and an empty one is not "no data".
+        return DnsAnswer(name, rdtype, "ERROR", server=where,
+                         error=f"{where}: the answer is truncated (TC) even over TCP")
     answer = DnsAnswer(name, rdtype, rcode, server=where)
     wanted = dns.rdatatype.from_text(rdtype)
     current, ttls = qname, []

@@ -23,8 +23,12 @@ import httpx
 from checks.engine.net.dns import DnsClient, ResolveError
 from checks.engine.net.memo import Memo
 from checks.engine.net.profile import NetworkProfile
+from checks.engine.text import first_few
 
 REDIRECT_CODES = (301, 302, 303, 307, 308)
+# Addresses one connection tries, in the resolver's order: a hostile zone can give a name
+# thousands, and trying them all on every request would make the audit a port scan for it.
+MAX_CONNECT_ATTEMPTS = 8
 PERMANENT_CODES = (301, 308)
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
@@ -89,12 +93,15 @@ class GuardedBackend(httpcore.NetworkBackend):
             addresses = self.dns.addresses(host)
         except ResolveError as exc:
             raise DnsConnectError(str(exc)) from None
-        refusals, failures = [], []
+        refusals, failures, untried = [], [], ""
         for address in addresses:
             refusal = self.profile.policy.refusal(address, self.profile.port(port))
             if refusal:
                 refusals.append(refusal)
                 continue
+            if len(failures) == MAX_CONNECT_ATTEMPTS:
+                untried = f"; {len(addresses) - len(failures) - len(refusals)} more addresses not tried"
+                break
             try:
                 stream = self._inner.connect_tcp(
                     address, self.profile.port(port), timeout=_remaining(timeout),
@@ -107,8 +114,8 @@ class GuardedBackend(httpcore.NetworkBackend):
                 self.connections_opened += 1
             return _DeadlineStream(stream, address)
         if refusals and not failures:
-            raise PolicyConnectError("; ".join(refusals))
-        raise httpcore.ConnectError("; ".join(failures + refusals))
+            raise PolicyConnectError(first_few(refusals, separator="; "))  # a name may have thousands
+        raise httpcore.ConnectError(first_few(failures + refusals, separator="; ") + untried)
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from checks.engine.net.dns import DnsClient, ResolveError
 from checks.engine.net.memo import Memo
 from checks.engine.net.profile import NetworkProfile
+from checks.engine.text import first_few
 
 _DER = 2  # _ssl.ENCODING_DER
 
@@ -294,7 +295,7 @@ class TlsClient:
             if refusal is None:
                 return address
             refusals.append(refusal)
-        raise _ProbeError("policy", "; ".join(refusals))
+        raise _ProbeError("policy", first_few(refusals, separator="; "))  # a name may have thousands
 
     def _allowed(self, address: str, port: int) -> str:
         refusal = self.profile.policy.refusal(address, self.profile.port(port))

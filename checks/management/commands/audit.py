@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from checks import selectors, services
-from checks.engine.hostnames import InvalidHostname
+from checks.engine.spec import INVALID_PROJECT
 from checks.models import AuditRun
 from checks.network import network_for
 from checks.sandbox import ScenarioError, load_scenario
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         project = self._project(options)
         try:
             run = services.audit_start(project=project, dispatch=False)
-        except InvalidHostname as exc:
+        except INVALID_PROJECT as exc:
             raise CommandError(f"project {project.pk} cannot be audited: {exc}") from None
         try:
             with network_for(project):  # one sandbox for the run and its stages
