@@ -1,7 +1,7 @@
 """Every case of the RFC 7208 test suite against our check_host().
 
-The suite is ``shared/data/rfc7208-tests.yml`` (openspf.org, release 2014.04, by Stuart D
-Gathman, Julian Mehnle, Scott Kitterman and others; BSD licence in
+The suite is ``shared/data/rfc7208-tests.yml``, copied to ``tests/data/`` (openspf.org,
+release 2014.04, by Stuart D Gathman, Julian Mehnle, Scott Kitterman and others; BSD licence in
 ``rfc7208-tests.LICENSE`` beside it). Each of its scenarios is converted by
 ``checks.sandbox.spf_suite`` and served by one sandbox's real DNS server; each case asks
 check_host() for its MAIL FROM (or HELO) identity and address through a fresh ``DnsClient``.
@@ -23,7 +23,8 @@ from checks.sandbox import Sandbox, parse_scenario
 from checks.sandbox.spf_suite import SuiteCase, load_suite
 from tests.conftest import REPO
 
-SUITE_PATH = REPO.parent / "shared" / "data" / "rfc7208-tests.yml"
+# A copy of shared/data's file kept in the repository, so a clone anywhere runs it.
+SUITE_PATH = REPO / "tests" / "data" / "rfc7208-tests.yml"
 SCENARIOS = {scenario.description: scenario for scenario in load_suite(SUITE_PATH)}
 CASES = [case for scenario in SCENARIOS.values() for case in scenario.cases]
 # The sandbox answers in milliseconds; the suite's TIMEOUT names need not cost 3 s each.
