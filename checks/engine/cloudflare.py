@@ -126,11 +126,6 @@ def _profile_ranges(cidrs: tuple[str, ...]) -> CloudflareRanges:
     return CloudflareRanges(networks, source="the network profile (sandbox or test)")
 
 
-def is_cloudflare_address(address: str, ranges: CloudflareRanges | None = None) -> bool:
-    """Is ``address`` in Cloudflare's ranges (the shipped ones unless ``ranges`` is given)?"""
-    return (ranges or shipped_ranges()).contains(address)
-
-
 # ---------------------------------------------------------------------------------------------
 # Refresh
 

@@ -98,6 +98,11 @@ def every_host(project: ProjectSpec) -> list[str]:
     return project.hosts
 
 
+def apex_only(project: ProjectSpec) -> list[str]:
+    """Target: the apex (the registrable domain)."""
+    return [project.apex]
+
+
 def alternate_host(project: ProjectSpec) -> list[str]:
     """Target: the one of apex / www that must redirect to the preferred host."""
     return [project.alternate_host] if project.alternate_host else []

@@ -17,6 +17,17 @@ class Status(StrEnum):
     SKIPPED = "skipped"
 
 
+# Worst first: a proven fault outranks "could not test", which outranks a warning; a check
+# that combines several verdicts (two start URLs, several findings) keeps the worst.
+SEVERITY = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIPPED)
+
+
+def worst_status(statuses) -> Status:
+    """The most severe of ``statuses`` by ``SEVERITY``; ``PASS`` when there are none."""
+    present = set(statuses)
+    return next((s for s in SEVERITY if s in present), Status.PASS)
+
+
 class Impact(StrEnum):
     """Launch impact of a failing check, most severe first."""
 

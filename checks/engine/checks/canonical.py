@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from checks.engine.checks.content import canonical_links
-from checks.engine.checks.http import apex_only
 from checks.engine.net.http import HttpExchange
-from checks.engine.registry import Context, check
+from checks.engine.parallel import parallel_map
+from checks.engine.registry import Context, apex_only, check
 from checks.engine.result import Impact, Result, Stage
 from checks.engine.waf import blocked_result
 
@@ -54,8 +53,7 @@ def canonical_host(target: str, ctx: Context) -> Result:
     unreached: dict[str, str] = {}
     starts = start_urls(ctx, target)
     # All at once: four slow pages one after another would outlast the check's time limit.
-    with ThreadPoolExecutor(max_workers=len(starts), thread_name_prefix="canonical") as pool:
-        chains = list(pool.map(ctx.net.http.follow, starts))
+    chains = parallel_map(ctx.net.http.follow, starts, name="canonical")
     for start, chain in zip(starts, chains, strict=True):
         if chain.end == "final" and not chain.final.error:
             landings[start] = chain.final

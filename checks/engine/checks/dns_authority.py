@@ -12,12 +12,10 @@ twice in one audit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from checks.engine.net.dns import DnsAnswer, DnsClient, describe_failure
+from checks.engine.parallel import parallel_map
 from checks.engine.registry import Context, check, every_host
 from checks.engine.result import Impact, Result, Stage
 from checks.engine.text import first_few
@@ -25,7 +23,6 @@ from checks.engine.text import first_few
 HOST_TYPES = ("A", "AAAA", "CNAME")
 MAX_NAMESERVERS = 13  # NS names taken from the RRset; more is a mistake or hostile
 MAX_ADDRESSES = 4  # addresses taken per nameserver name
-MAX_PARALLEL = 16
 # The whole look-up (the climb to the zone, the NS addresses, every server's questions) starts
 # no question after this many resolver timeouts: 15 s by default. One question may then still
 # run (UDP, then TCP after a truncated answer: two timeouts), so a zone of slow servers costs
@@ -37,10 +34,6 @@ CUTOVER_TTL_S = 300
 # How a server did: it answered for the zone; it is lame (no answer, an error RCODE, or an
 # answer without AA); or it could not be asked from here (outbound policy, no route).
 ANSWERED, LAME, UNTESTED = "answered", "lame", "not tested"
-
-T = TypeVar("T")
-R = TypeVar("R")
-
 
 # ---------------------------------------------------------------------------------------------
 # The look-up both checks share
@@ -194,7 +187,8 @@ def authority(dns: DnsClient, host: str) -> Authority:
         return dns.address_answers(name) if time.monotonic() <= deadline else None
 
     targets = []
-    for name, answers in zip(auth.nameservers, _parallel(addresses_of, auth.nameservers), strict=True):
+    looked_up = parallel_map(addresses_of, auth.nameservers, name="ns")
+    for name, answers in zip(auth.nameservers, looked_up, strict=True):
         if answers is None:
             auth.unknown[name] = f"not looked up: {out_of_time}"
             continue
@@ -206,9 +200,9 @@ def authority(dns: DnsClient, host: str) -> Authority:
             auth.missing[name] = describe_failure(name, answers)
         else:
             auth.unknown[name] = describe_failure(name, answers)
-    auth.servers = _parallel(
+    auth.servers = parallel_map(
         lambda t: _ask_server(dns, auth.zone, host, *t, deadline=deadline, out_of_time=out_of_time),
-        targets,
+        targets, name="ns",
     )
     return auth
 
@@ -246,14 +240,6 @@ def _judge(answer: DnsAnswer, zone: str, timeout_s: float) -> tuple[str, str | N
     if answer.rcode == "ERROR":
         return LAME, f"gives no usable answer ({answer.error})"
     return LAME, f"answers {answer.rcode}"
-
-
-def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    items = list(items)
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items)), thread_name_prefix="ns") as pool:
-        return list(pool.map(function, items))
 
 
 def _untestable(auth: Authority) -> str | None:

@@ -20,13 +20,14 @@ Sources:
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from checks.engine.cloudflare import CloudflareRanges, ranges_for
+from checks.engine.email.mx import parse_mx
 from checks.engine.names import matching_name
 from checks.engine.net.dns import ResolveError
 from checks.engine.net.tls import TlsProbe
+from checks.engine.parallel import parallel_map
 from checks.engine.registry import Context, check, every_host
 from checks.engine.result import Impact, Result, Stage
 from checks.engine.text import first_few
@@ -50,10 +51,8 @@ def _resolve(ctx: Context, host: str) -> tuple[list[str], str | None]:
 
 def _resolve_all(ctx: Context, names: list[str]) -> dict[str, tuple[list[str], str | None]]:
     """``_resolve`` for every name at once: a name that times out costs one timeout, not one each."""
-    if not names:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(LOOKUP_WORKERS, len(names))) as pool:
-        return dict(zip(names, pool.map(lambda name: _resolve(ctx, name), names), strict=True))
+    results = parallel_map(lambda name: _resolve(ctx, name), names, max_workers=LOOKUP_WORKERS, name="edge")
+    return dict(zip(names, results, strict=True))
 
 
 def _proxied_hosts(ctx: Context, ranges: CloudflareRanges) -> list[str]:
@@ -308,20 +307,19 @@ def _candidates(target: str, ctx: Context, ranges: CloudflareRanges):
 def _mx_targets(ctx: Context, apex: str) -> list[str]:
     """The apex's MX exchange names, lowest preference first, at most ``MAX_MX_TARGETS``; a null
     MX (RFC 7505, exchange ".") names nothing."""
-    records = []
+    targets = []
     for record in ctx.net.dns.query(apex, "MX").records:
-        parts = str(record).split()
-        if len(parts) == 2 and parts[0].isdigit() and parts[1] not in (".", ""):
-            records.append((int(parts[0]), parts[1].lower().rstrip(".")))
-    return [name for _, name in sorted(records)][:MAX_MX_TARGETS]
+        try:
+            targets.append(parse_mx(str(record)))
+        except ValueError:
+            continue
+    return [t.host for t in sorted(targets, key=lambda t: t.preference) if not t.null][:MAX_MX_TARGETS]
 
 
 def _probe_all(target: str, ctx: Context, candidates: list[_Candidate]) -> None:
     """Handshake with every candidate at once (each pinned to its address, SNI = ``target``)."""
-    if not candidates:
-        return
-    with ThreadPoolExecutor(max_workers=len(candidates)) as pool:
-        probes = list(pool.map(lambda c: ctx.net.tls.probe(target, address=c.address), candidates))
+    probes = parallel_map(lambda c: ctx.net.tls.probe(target, address=c.address), candidates,
+                          max_workers=MAX_CANDIDATES, name="origin")
     for candidate, probe in zip(candidates, probes, strict=True):
         candidate.exposed, candidate.outcome = _judge(target, probe)
 

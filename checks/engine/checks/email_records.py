@@ -12,11 +12,10 @@ its mail. None is a blocker: the app itself still runs.
 
 from __future__ import annotations
 
-from checks.engine.checks.http import apex_only
 from checks.engine.email.dkim import judge_dkim, lookup_selectors
 from checks.engine.email.dmarc import check_dmarc
 from checks.engine.email.mx import check_mx
-from checks.engine.registry import Context, check
+from checks.engine.registry import Context, apex_only, check
 from checks.engine.result import Impact, Result, Stage
 
 

@@ -8,9 +8,6 @@ and DMARC then rests on DKIM alone), but the app itself still runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from checks.engine.checks.http import apex_only
 from checks.engine.email.findings import Finding, headline, worst
 from checks.engine.email.providers import Senders, custom_senders, mail_providers, provider_senders
 from checks.engine.email.spf import check_host, lookup_record, walk_record
@@ -24,15 +21,8 @@ from checks.engine.email.spf_records import (
 )
 from checks.engine.email.spf_syntax import Mechanism, SpfSyntaxError, parse_record
 from checks.engine.net.dns import DnsClient
-from checks.engine.registry import Context, check
+from checks.engine.registry import Context, apex_only, check
 from checks.engine.result import Impact, Result, Stage, Status
-
-
-@dataclass(frozen=True)
-class _Issue:
-    status: Status
-    text: str
-    fix: str
 
 
 @check(
@@ -86,37 +76,36 @@ def spf(target: str, ctx: Context) -> Result:
         )
     walk = walk_record(dns_client, target)
     evidence.update(_walk_evidence(walk))
-    issues = _record_issues(walk)
+    findings = _record_findings(walk)
     if walk.result not in (SpfResult.PERMERROR, SpfResult.TEMPERROR):
-        sender_issues, evidence["senders"] = _sender_issues(dns_client, walk, ctx)
-        issues += sender_issues
+        sender_findings, evidence["senders"] = _sender_findings(dns_client, walk, ctx)
+        findings += sender_findings
     metrics = {"dns_lookups": walk.dns_lookups, "void_lookups": walk.void_lookups}
-    findings = [Finding(i.status, i.text) for i in issues]
     status = worst(findings)
     if status is Status.PASS:
         return Result.passed(_pass_summary(walk, evidence.get("senders", [])), evidence, metrics=metrics)
-    remediation = " ".join(dict.fromkeys(i.fix for i in issues if i.status is status))
+    remediation = " ".join(dict.fromkeys(f.fix for f in findings if f.status is status))
     return Result(status, headline(findings), evidence, remediation=remediation, metrics=metrics)
 
 
-def _record_issues(walk: SpfOutcome) -> list[_Issue]:
-    issues = []
+def _record_findings(walk: SpfOutcome) -> list[Finding]:
+    findings = []
     if walk.result is SpfResult.PERMERROR:
-        issues.append(_permerror(walk))
+        findings.append(_permerror(walk))
     elif walk.result is SpfResult.TEMPERROR:
-        issues.append(_Issue(
+        findings.append(Finding(
             Status.ERROR, f"could not test: {walk.summary}",
             "Check that the domain's DNS servers answer for every name the record includes.",
         ))
     for domain, mechanism in _open_to_any_host(walk.tree):
-        issues.append(_Issue(
+        findings.append(Finding(
             Status.FAIL,
             f"{_where(mechanism.text, domain, walk)} lets any host on the internet send as {walk.domain}",
             f"Replace {mechanism.text} with ~all or -all and list the real senders.",
         ))
     if walk.result is not SpfResult.PERMERROR and walk.void_lookups == MAX_VOID_LOOKUPS:
         terms = ", ".join(_where(t, n.domain, walk) for n in walk.tree.nodes() for t in n.void_terms)
-        issues.append(_Issue(
+        findings.append(Finding(
             Status.WARN,
             f"{MAX_VOID_LOOKUPS} void lookups, at the limit of {MAX_VOID_LOOKUPS} ({terms} found no "
             "records): one more is a permerror (RFC 7208 §4.6.4)",
@@ -124,27 +113,27 @@ def _record_issues(walk: SpfOutcome) -> list[_Issue]:
         ))
     if walk.result is SpfResult.NEUTRAL:
         default = f"{walk.matched}:" if walk.matched else "no all and no redirect:"
-        issues.append(_Issue(
+        findings.append(Finding(
             Status.WARN,
             f"{default} hosts not listed get neutral, which protects nothing (RFC 7208 §4.7)",
             "End the record with ~all or -all.",
         ))
     for domain, mechanism in _evaluated_terms(walk.tree):
         if mechanism.name == "ptr":
-            issues.append(_Issue(
+            findings.append(Finding(
                 Status.WARN, f"{_where(mechanism.text, domain, walk)}: ptr is slow and unreliable and "
                 "SHOULD NOT be used (RFC 7208 §5.5)",
                 "Replace ptr with ip4/ip6 (or a/mx) terms for the hosts that send.",
             ))
-    return issues
+    return findings
 
 
-def _permerror(walk: SpfOutcome) -> _Issue:
+def _permerror(walk: SpfOutcome) -> Finding:
     """One fail issue for the walk's permerror, with the totals the walk counted."""
     if walk.problem == "lookup-limit":
         capped = walk.dns_lookups > WALK_LOOKUP_CAP
         count = f"more than {WALK_LOOKUP_CAP}" if capped else str(walk.dns_lookups)
-        return _Issue(
+        return Finding(
             Status.FAIL,
             f"{count} DNS lookups, over the limit of {MAX_DNS_LOOKUPS}: receivers give permerror "
             "(RFC 7208 §4.6.4)",
@@ -153,7 +142,7 @@ def _permerror(walk: SpfOutcome) -> _Issue:
         )
     if walk.problem == "void-limit":
         terms = ", ".join(_where(t, n.domain, walk) for n in walk.tree.nodes() for t in n.void_terms)
-        return _Issue(
+        return Finding(
             Status.FAIL,
             f"{walk.void_lookups} void lookups, over the limit of {MAX_VOID_LOOKUPS} ({terms} found no "
             "records): receivers give permerror (RFC 7208 §4.6.4)",
@@ -167,13 +156,15 @@ def _permerror(walk: SpfOutcome) -> _Issue:
         "multiple-records": "Merge the included name's records into one v=spf1 record.",
         "mx-limit": "Use ip4/ip6 terms instead of an mx term for a domain with more than 10 MX records.",
     }
-    return _Issue(
+    return Finding(
         Status.FAIL, f"{walk.summary}: receivers give permerror",
         fixes.get(walk.problem, "Correct the record."),
     )
 
 
-def _sender_issues(dns_client: DnsClient, walk: SpfOutcome, ctx: Context) -> tuple[list[_Issue], list[dict]]:
+def _sender_findings(
+    dns_client: DnsClient, walk: SpfOutcome, ctx: Context
+) -> tuple[list[Finding], list[dict]]:
     """check_host() for each sender's addresses; fail when one does not get pass."""
     domain = walk.domain
     included = {node.domain.lower() for node in walk.tree.nodes()}
@@ -183,7 +174,7 @@ def _sender_issues(dns_client: DnsClient, walk: SpfOutcome, ctx: Context) -> tup
         groups.append(provider_senders(dns_client, provider))
     if ctx.project.mail_sending_ips:
         groups.append(custom_senders(ctx.project.mail_sending_ips))
-    issues, evidence = [], []
+    findings, evidence = [], []
     for group in groups:
         results = {
             ip: str(check_host(dns_client, ip, domain, f"postmaster@{domain}", domain).result)
@@ -194,7 +185,7 @@ def _sender_issues(dns_client: DnsClient, walk: SpfOutcome, ctx: Context) -> tup
             "networks": group.networks, "results": results, "error": group.error,
         })
         if group.error:
-            issues.append(_Issue(
+            findings.append(Finding(
                 Status.ERROR, f"could not test {group.label}'s addresses: {group.error}",
                 f"Check {group.include}: the provider's record could not be read.",
             ))
@@ -207,10 +198,10 @@ def _sender_issues(dns_client: DnsClient, walk: SpfOutcome, ctx: Context) -> tup
                 more += f"; the record does not include {group.include}"
             fix = (f"Add include:{group.include} to the record, before the all." if group.include
                    else "Add ip4/ip6 terms for the project's sending IPs, before the all.")
-            issues.append(_Issue(
+            findings.append(Finding(
                 Status.FAIL, f"{group.label} not authorised: {ip} gets {result}{more}", fix,
             ))
-    return issues, [{k: v for k, v in e.items() if v not in (None, [])} for e in evidence]
+    return findings, [{k: v for k, v in e.items() if v not in (None, [])} for e in evidence]
 
 
 def _open_to_any_host(tree: SpfNode) -> list[tuple[str, Mechanism]]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from checks.engine.hsts import ONE_YEAR_S, parse_sts
 from checks.engine.net.http import PERMANENT_CODES, RedirectChain
-from checks.engine.registry import Context, alternate_host, check, every_host
-from checks.engine.result import Impact, Result, Stage
+from checks.engine.parallel import parallel_map
+from checks.engine.registry import Context, alternate_host, apex_only, check, every_host
+from checks.engine.result import Impact, Result, Stage, worst_status
 from checks.engine.waf import blocked_result
 
 PROBE_PATH = "/launch-ready-probe?lr=1"
+DEEP_PATH = "/launch-ready/deep/link?lr=1&from=http"  # a shared link into the site, with a query
+MAX_REDIRECTS = 2
 
 
 def _downgrade(chain: RedirectChain) -> int | None:
@@ -91,18 +93,13 @@ def https_redirect(target: str, ctx: Context) -> Result:
     chain is ``evidence.chain``, the deep link's ``evidence.deep``. Metric: ``hops`` (root).
     """
     # Both at once: a slow site would otherwise cost the check twice its time.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="https-redirect") as pool:
-        root, deep = pool.map(lambda path: _to_https(ctx, target, f"http://{target}{path}"), ("/", DEEP_PATH))
-    worst = max((root, deep), key=lambda r: _SEVERITY[r.status])  # the root on a tie
+    root, deep = parallel_map(lambda path: _to_https(ctx, target, f"http://{target}{path}"),
+                              ("/", DEEP_PATH), name="https-redirect")
+    worst = deep if worst_status([root.status, deep.status]) != root.status else root
     extra = {k: v for k, v in worst.evidence.items() if k not in ("start", "chain")}
     evidence = {"start": root.evidence["start"], "chain": root.evidence["chain"],
                 "deep": deep.evidence, **extra}
     return Result(worst.status, worst.summary, evidence, worst.remediation, root.metrics)
-
-
-DEEP_PATH = "/launch-ready/deep/link?lr=1&from=http"
-MAX_REDIRECTS = 2
-_SEVERITY = {"pass": 0, "skipped": 0, "warn": 1, "error": 2, "fail": 3}
 
 
 def _to_https(ctx: Context, target: str, start: str) -> Result:
@@ -336,11 +333,6 @@ def hsts(target: str, ctx: Context) -> Result:
     flags += ", preload" if policy.preload else ""
     return Result.passed(f"max-age={policy.max_age_s} ({policy.max_age_s // 86400} days){flags}",
                          evidence, metrics=metrics)
-
-
-def apex_only(project) -> list[str]:
-    """Target: the apex (the registrable domain)."""
-    return [project.apex]
 
 
 @check(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from checks.engine.net.tls import TLS_VERSIONS, CertInfo, VersionAnswer
+from checks.engine.parallel import parallel_map
 from checks.engine.registry import Context, check, every_host
 from checks.engine.result import Impact, Result, Stage, Status
 
@@ -43,8 +43,8 @@ def protocols(target: str, ctx: Context) -> Result:
     """
     # All four handshakes at once: a host that accepts TCP and then stalls costs one
     # handshake timeout, not four in a row.
-    with ThreadPoolExecutor(len(TLS_VERSIONS), thread_name_prefix="tls-versions") as pool:
-        answers = list(pool.map(lambda version: ctx.net.tls.accepts(target, version), TLS_VERSIONS))
+    answers = parallel_map(lambda version: ctx.net.tls.accepts(target, version), TLS_VERSIONS,
+                           name="tls-versions")
     unreachable = next((i for i, a in enumerate(answers) if _unreachable(a)), None)
     if unreachable is not None:  # DNS, policy, no TCP answer: the same for every version
         answers = answers[: unreachable + 1]

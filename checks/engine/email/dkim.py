@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import dkim.util
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from checks.engine.email.findings import Finding, headline, worst
 from checks.engine.net.dns import DnsAnswer, DnsClient, describe_failure
+from checks.engine.parallel import parallel_map
 from checks.engine.result import Result, Status
 
 MIN_RSA_BITS = 1024   # RFC 8301 §3.2: verifiers MUST NOT accept smaller keys
@@ -286,11 +286,10 @@ def lookup_selectors(dns: DnsClient, domain: str, configured: list[str]) -> list
         answer = dns.query(name, "TXT")
         lookup = SelectorLookup(selector, name, is_configured, answer)
         if answer.answered and answer.rcode == "NOERROR":
-            lookup.records = [read_key_record("".join(strings)) for strings in answer.records]
+            lookup.records = [read_key_record(text) for text in answer.texts]
         return lookup
 
-    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS, thread_name_prefix="dkim") as pool:
-        return list(pool.map(one, wanted))
+    return parallel_map(one, wanted, max_workers=LOOKUP_WORKERS, name="dkim")
 
 
 def judge_dkim(domain: str, lookups: list[SelectorLookup]) -> Result:

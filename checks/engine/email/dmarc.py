@@ -100,7 +100,7 @@ def discover(dns: DnsClient, domain: str) -> Discovery:
         if not answer.answered:
             found.failed = answer
             return found
-        texts = ["".join(strings) for strings in answer.records] if answer.rcode == "NOERROR" else []
+        texts = answer.texts
         records = [t for t in texts if is_dmarc_record(t)]
         found.discarded += [t for t in texts if not is_dmarc_record(t)]
         if records:
@@ -258,8 +258,7 @@ def authorise_reports(dns: DnsClient, policy_domain: str, reports: list[ReportUr
         answer = dns.query(report.authorisation_name, "TXT")
         answers.append(answer)
         if answer.answered:
-            texts = ["".join(s) for s in answer.records] if answer.rcode == "NOERROR" else []
-            report.authorised = any(is_dmarc_record(t) for t in texts)
+            report.authorised = any(is_dmarc_record(t) for t in answer.texts)
     return answers
 
 

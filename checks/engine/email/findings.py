@@ -10,18 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from checks.engine.result import Status
-
-# A proven fault outranks "could not test": an error elsewhere cannot undo a fail found here.
-SEVERITY = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS)
+from checks.engine.result import Status, worst_status
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One observation: ``status`` is what it alone would make of the check."""
+    """One observation: ``status`` is what it alone would make of the check; ``fix`` what to
+    do about it, when the check words its remediation per finding."""
 
     status: Status
     text: str
+    fix: str = ""
 
     def as_evidence(self) -> dict:
         return {"status": str(self.status), "text": self.text}
@@ -30,8 +29,7 @@ class Finding:
 def worst(findings: Iterable[Finding]) -> Status:
     """The most severe status among ``findings`` (``FAIL`` > ``ERROR`` > ``WARN``); ``PASS``
     when there are none."""
-    statuses = {f.status for f in findings}
-    return next((s for s in SEVERITY if s in statuses), Status.PASS)
+    return worst_status(f.status for f in findings)
 
 
 def headline(findings: Iterable[Finding]) -> str:

@@ -406,7 +406,7 @@ class _Evaluation:
         answer = self.dns.query(name, "TXT") if is_queryable(name) else None
         if answer is None or not answer.answered or len(answer.records) != 1:
             return None
-        text = "".join(answer.records[0])
+        text = answer.texts[0] if answer.texts else ""
         if not text.isascii():
             return None
         try:

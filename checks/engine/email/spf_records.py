@@ -128,7 +128,7 @@ def lookup_record(dns_client: DnsClient, domain: str) -> RecordLookup:
         lookup.error = failure(answer)
         return lookup
     lookup.txt = [list(strings) for strings in answer.records]
-    lookup.records = [text for text in ("".join(s) for s in lookup.txt) if is_spf_record(text)]
+    lookup.records = [text for text in answer.texts if is_spf_record(text)]
     return lookup
 
 

@@ -82,6 +82,13 @@ class DnsAnswer:
         return self.answered and not self.records
 
     @property
+    def texts(self) -> list[str]:
+        """A TXT answer's records as text: each record's character-strings joined with nothing
+        between them, separate records kept apart (RFC 7208 §3.3, RFC 6376 §3.6.2.2, RFC 7489
+        §6.6.3 all read TXT so). ``[]`` for NXDOMAIN, no data or a failure."""
+        return ["".join(strings) for strings in self.records] if self.rcode == "NOERROR" else []
+
+    @property
     def final_name(self) -> str:
         return self.cname_chain[-1] if self.cname_chain else self.name
 
