@@ -50,9 +50,9 @@ class DnsAnswer:
     """One query and what came back.
 
     ``rcode`` is ``NOERROR``, ``NXDOMAIN``, ``SERVFAIL``, ``REFUSED`` … or ``TIMEOUT`` /
-    ``ERROR`` when no usable response arrived; a direct query (``DnsClient.query_at``) may
-    also give ``REFUSED_BY_POLICY`` (the outbound policy refused the server: nothing was sent)
-    or ``UNREACHABLE`` (no route to the server from here). ``cname_chain`` lists the CNAME
+    ``ERROR`` / ``UNREACHABLE`` (no route to the server from here) when no usable response
+    arrived; a direct query (``DnsClient.query_at``) may also give ``REFUSED_BY_POLICY`` (the
+    outbound policy refused the server: nothing was sent). ``cname_chain`` lists the CNAME
     targets followed from ``name``; ``records`` are the values of ``rdtype`` at the end of
     the chain (a TXT record is a list of its character-strings, not joined). ``ttl`` in
     seconds. ``aa``: the response's Authoritative Answer flag, for direct queries only
@@ -178,67 +178,57 @@ class DnsClient:
             return DnsAnswer(name, rdtype, "ERROR", error=f"invalid name: {exc}")
         query = dns.message.make_query(qname, rdtype, use_edns=0, payload=1232)
         started = time.monotonic()
-        last = DnsAnswer(name, rdtype, "ERROR", error="no nameserver configured")
+        answer = DnsAnswer(name, rdtype, "ERROR", error="no nameserver configured")
         for server in self.nameservers:
-            where = f"{server}:{self.profile.dns_port}"
-            try:
-                with self._count_lock:
-                    self.queries_sent += 1
-                response, _ = dns.query.udp_with_fallback(
-                    query, server, timeout=self.profile.dns_timeout_s, port=self.profile.dns_port
-                )
-            except dns.exception.Timeout:
-                last = DnsAnswer(
-                    name, rdtype, "TIMEOUT", server=where,
-                    error=f"no answer from {where} within {self.profile.dns_timeout_s:g} s",
-                )
-                continue
-            except (OSError, EOFError, dns.exception.DNSException) as exc:
-                last = DnsAnswer(name, rdtype, "ERROR", server=where, error=f"{where}: {_failure_text(exc)}")
-                continue
-            answer = _parse(name, rdtype, qname, response, where)
+            answer, _ = self._exchange(query, name, rdtype, server, self.profile.dns_port)
             if answer.rcode in ("NOERROR", "NXDOMAIN"):
-                answer.elapsed_ms = (time.monotonic() - started) * 1000
-                return answer
-            last = answer
-        last.elapsed_ms = (time.monotonic() - started) * 1000
-        return last
-
+                break  # an answer; otherwise the next resolver is asked
+        answer.elapsed_ms = (time.monotonic() - started) * 1000
+        return answer
 
     def _ask_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
         port = self.profile.port(53)
-        where = f"[{server}]:{port}" if ":" in server else f"{server}:{port}"
         refusal = self.profile.policy.refusal(server, port)
         if refusal:
-            return DnsAnswer(name, rdtype, "REFUSED_BY_POLICY", server=where, error=refusal)
+            return DnsAnswer(name, rdtype, "REFUSED_BY_POLICY", server=_where(server, port), error=refusal)
         try:
             qname = dns.name.from_text(name)
         except dns.exception.DNSException as exc:
-            return DnsAnswer(name, rdtype, "ERROR", server=where, error=f"invalid name: {exc}")
+            return DnsAnswer(name, rdtype, "ERROR", server=_where(server, port), error=f"invalid name: {exc}")
         query = dns.message.make_query(qname, rdtype, use_edns=0, payload=1232)
         query.flags &= ~dns.flags.RD  # a nameserver's own data, not what it could look up
         started = time.monotonic()
-        with self._count_lock:
-            self.queries_sent += 1
-        try:
-            response, _ = dns.query.udp_with_fallback(
-                query, server, timeout=self.profile.dns_timeout_s, port=port
-            )
-        except dns.exception.Timeout:
-            answer = DnsAnswer(
-                name, rdtype, "TIMEOUT", server=where,
-                error=f"no answer from {where} within {self.profile.dns_timeout_s:g} s",
-            )
-        except OSError as exc:
-            rcode = "UNREACHABLE" if exc.errno in UNREACHABLE_ERRNOS else "ERROR"
-            answer = DnsAnswer(name, rdtype, rcode, server=where, error=f"{where}: {exc}")
-        except (EOFError, dns.exception.DNSException) as exc:
-            answer = DnsAnswer(name, rdtype, "ERROR", server=where, error=f"{where}: {_failure_text(exc)}")
-        else:
-            answer = _parse(name, rdtype, qname, response, where)
+        answer, response = self._exchange(query, name, rdtype, server, port)
+        if response is not None:
             answer.aa = bool(response.flags & dns.flags.AA)
         answer.elapsed_ms = (time.monotonic() - started) * 1000
         return answer
+
+    def _exchange(
+        self, query: dns.message.Message, name: str, rdtype: str, server: str, port: int
+    ) -> tuple[DnsAnswer, dns.message.Message | None]:
+        """Send ``query`` (for ``name``) to ``server`` (UDP, then TCP when truncated), counted in
+        ``queries_sent``: the parsed answer and the response, or a failed answer and ``None``."""
+        where, timeout_s = _where(server, port), self.profile.dns_timeout_s
+        with self._count_lock:
+            self.queries_sent += 1
+        try:
+            response, _ = dns.query.udp_with_fallback(query, server, timeout=timeout_s, port=port)
+        except dns.exception.Timeout:
+            error = f"no answer from {where} within {timeout_s:g} s"
+            return DnsAnswer(name, rdtype, "TIMEOUT", server=where, error=error), None
+        except OSError as exc:
+            rcode = "UNREACHABLE" if exc.errno in UNREACHABLE_ERRNOS else "ERROR"
+            return DnsAnswer(name, rdtype, rcode, server=where, error=f"{where}: {exc}"), None
+        except (EOFError, dns.exception.DNSException) as exc:
+            error = f"{where}: {_failure_text(exc)}"
+            return DnsAnswer(name, rdtype, "ERROR", server=where, error=error), None
+        return _parse(name, rdtype, query.question[0].name, response, where), response
+
+
+def _where(server: str, port: int) -> str:
+    """``192.0.2.1:53``, ``[2001:db8::1]:53``: the server as evidence names it."""
+    return f"[{server}]:{port}" if ":" in server else f"{server}:{port}"
 
 
 def _failure_text(exc: Exception) -> str:

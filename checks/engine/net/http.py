@@ -26,10 +26,10 @@ from checks.engine.net.profile import NetworkProfile
 from checks.engine.text import first_few
 
 REDIRECT_CODES = (301, 302, 303, 307, 308)
+PERMANENT_CODES = (301, 308)
 # Addresses one connection tries, in the resolver's order: a hostile zone can give a name
 # thousands, and trying them all on every request would make the audit a port scan for it.
 MAX_CONNECT_ATTEMPTS = 8
-PERMANENT_CODES = (301, 308)
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
