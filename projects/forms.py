@@ -72,7 +72,7 @@ class ProjectForm(forms.ModelForm):
         model = Project
         fields = [
             "agency", "name", "client_name", "apex_domain", "preferred_host", "rollback_notes",
-            "sandbox_scenario",
+            "sandbox_scenario", "mail_provider",
         ]
         widgets = {"rollback_notes": forms.Textarea(attrs={"rows": 4})}
         labels = {"apex_domain": "Apex domain", "preferred_host": "Canonical host"}
@@ -94,7 +94,6 @@ class ProjectForm(forms.ModelForm):
         self.fields["mail_provider"].choices = [("", "Not set")] + [
             (key, provider.name) for key, provider in mail_providers().items()
         ]
-        self.initial.setdefault("mail_provider", self.instance.mail_provider)
         self.fields["dkim_selectors_text"].initial = ", ".join(self.instance.dkim_selectors or [])
         self.fields["mail_sending_ips_text"].initial = ", ".join(self.instance.mail_sending_ips or [])
         if self.instance.pk:
@@ -199,7 +198,6 @@ class ProjectForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Project:
         project = super().save(commit=False)
         project.subdomains = self.cleaned_data["subdomains_text"]
-        project.mail_provider = self.cleaned_data.get("mail_provider") or ""
         project.dkim_selectors = self.cleaned_data["dkim_selectors_text"]
         project.mail_sending_ips = self.cleaned_data["mail_sending_ips_text"]
         if commit:

@@ -244,3 +244,46 @@ def test_creating_a_project_through_the_page_redirects_to_it(client, world, scen
     assert (project.agency, project.created_by, project.sandbox_scenario) == (
         world.a.agency, world.a.consultant, "demo.yaml"
     )
+
+
+def test_the_mail_settings_are_saved_normalised(world, scenarios_dir):
+    form = bound(world, mail_provider="postmark", mail_sending_ips_text="192.0.2.10, 2001:db8::/48",
+                 dkim_selectors_text="s1, 20240101pm._domainkey.clubhouse.test")
+
+    assert form.is_valid(), form.errors
+    project = form.save()
+
+    project.refresh_from_db()
+    assert project.mail_provider == "postmark"
+    assert project.mail_sending_ips == ["192.0.2.10", "2001:db8::/48"]
+    assert project.dkim_selectors == ["s1", "20240101pm"]  # a pasted record name keeps its selector
+    assert project.spec().dkim_selectors == ("s1", "20240101pm")
+
+
+def test_bad_mail_settings_are_refused_with_the_reason(world, scenarios_dir):
+    form = bound(world, mail_provider="sendmail", mail_sending_ips_text="192.0.2.300",
+                 dkim_selectors_text="s1, bad_selector!")
+
+    assert not form.is_valid()
+    assert form.errors["mail_provider"] == [
+        "Select a valid choice. sendmail is not one of the available choices."
+    ]
+    assert form.errors["mail_sending_ips_text"] == [
+        "'192.0.2.300' is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24"
+    ]
+    assert form.errors["dkim_selectors_text"] == [
+        "'bad_selector!' is not a DKIM selector (labels of letters, digits and hyphens)"
+    ]
+
+
+def test_editing_a_project_shows_its_mail_settings(world, scenarios_dir):
+    project = Project.objects.create(
+        agency=world.a.agency, name="Mail", apex_domain="mail.test", mail_provider="sendgrid",
+        dkim_selectors=["s1", "s2"], mail_sending_ips=["192.0.2.10"],
+    )
+
+    form = ProjectForm(instance=project, agencies=Agency.objects.filter(pk=world.a.agency.pk))
+
+    assert form.initial["mail_provider"] == "sendgrid"
+    assert form.fields["dkim_selectors_text"].initial == "s1, s2"
+    assert form.fields["mail_sending_ips_text"].initial == "192.0.2.10"
