@@ -43,6 +43,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	@$(PY) benchmarks/audit_wall.py
 	@$(PY) benchmarks/edge_stage.py
+	@$(PY) benchmarks/email_stage.py
 
 clean:
 	rm -rf var/ .pytest_cache

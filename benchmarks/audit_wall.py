@@ -59,15 +59,32 @@ def time_single(unit: Unit, project: ProjectSpec, profile: NetworkProfile) -> tu
     return (time.perf_counter() - started) * 1000, outcome, connections
 
 
-def expect_mismatches(scenario: Scenario, outcomes: list[Outcome]) -> list[str]:
-    """Each ``check target: expected X, got Y`` where the audit disagrees with ``expect``."""
+def expect_mismatches(scenario: Scenario, outcomes: list[Outcome], *, every_unit: bool = False) -> list[str]:
+    """Each ``check target: expected X, got Y`` where the audit disagrees with ``expect``; with
+    ``every_unit``, also each unit ``expect`` does not name (a skipped one excepted)."""
     got = {(o.check_id, o.target): o.result.status.value for o in outcomes}
-    return [
+    mismatches = [
         f"{check_id} {target}: expected {status}, got {got.get((check_id, target), 'nothing')}"
         for check_id, targets in scenario.expect.items()
         for target, status in targets.items()
         if got.get((check_id, target)) != status
     ]
+    if every_unit:
+        named = {(c, t) for c, targets in scenario.expect.items() for t in targets}
+        mismatches += [f"{check} {target}: {status}, not expected" for (check, target), status in got.items()
+                       if (check, target) not in named and status != "skipped"]
+    return mismatches
+
+
+def run_stage(sandbox: Sandbox, project: ProjectSpec, stage) -> tuple[list[Outcome], dict[str, int], float]:
+    """One stage of ``project`` against the started ``sandbox``, which is stopped after:
+    ``(outcomes, the network's counters, wall time in ms)``."""
+    try:
+        started = time.perf_counter()
+        outcomes, counters = run_audit(project, sandbox.profile, stages=[stage])
+        return outcomes, counters, (time.perf_counter() - started) * 1000
+    finally:
+        sandbox.stop()
 
 
 def start(load) -> tuple[Sandbox, ProjectSpec] | None:

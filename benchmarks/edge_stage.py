@@ -15,14 +15,12 @@ Engine only (no Django): ``.venv/bin/python benchmarks/edge_stage.py``.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.audit_wall import expect_mismatches, line, start  # noqa: E402
-from checks.engine.audit import run_audit  # noqa: E402
+from benchmarks.audit_wall import expect_mismatches, line, run_stage, start  # noqa: E402
 from checks.engine.result import Stage  # noqa: E402
 from checks.sandbox import parse_scenario  # noqa: E402
 
@@ -73,16 +71,8 @@ def main() -> int:
         return 2
     sandbox, project = started_sandbox
     scenario = sandbox.scenario
-    try:
-        started = time.perf_counter()
-        outcomes, counters = run_audit(project, sandbox.profile, stages=[Stage.EDGE])
-        wall_ms = (time.perf_counter() - started) * 1000
-    finally:
-        sandbox.stop()
-    mismatches = expect_mismatches(scenario, outcomes)
-    expected = {(c, t) for c, targets in scenario.expect.items() for t in targets}
-    mismatches += [f"{o.check_id} {o.target}: not expected" for o in outcomes
-                   if (o.check_id, o.target) not in expected]
+    outcomes, counters, wall_ms = run_stage(sandbox, project, Stage.EDGE)
+    mismatches = expect_mismatches(scenario, outcomes, every_unit=True)
     for mismatch in mismatches:
         print(f"# verdict differs from expect: {mismatch}", file=sys.stderr)
     line("hosts", len(project.hosts), "count")

@@ -24,6 +24,9 @@ class AuditRun(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="runs")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     quick = models.BooleanField(default=False, help_text="Only the stage-1 quick subset")
+    # Only these checks (ids like "email.transactional"); empty = every check. "Send test
+    # mails" starts a run of email.transactional alone.
+    check_ids = models.JSONField(default=list, blank=True)
     planned_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(

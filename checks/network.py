@@ -6,12 +6,14 @@ count), so a run's stages see the same certificates and addresses.
 
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 
+from checks.engine.email.mailbox import RedisMailbox
 from checks.engine.net.profile import NetworkProfile
 from checks.sandbox import Sandbox, ScenarioError, load_scenario
 
@@ -20,11 +22,27 @@ _running: dict[str, tuple[Sandbox, int]] = {}
 
 
 def production_profile() -> NetworkProfile:
+    """The real network, from settings. The capture mailbox of email.transactional is set only
+    when both ``MAIL_CAPTURE_DOMAIN`` and ``REDIS_URL`` are (the capture server, another
+    process, hands the mail over through Redis); otherwise that check reports ``error``."""
+    capture = {}
+    if settings.MAIL_CAPTURE_DOMAIN and settings.REDIS_URL:
+        capture = {
+            "mail_capture_domain": settings.MAIL_CAPTURE_DOMAIN,
+            "mailbox": redis_mailbox(settings.REDIS_URL),
+        }
     return NetworkProfile(
         nameservers=tuple(settings.AUDIT_NAMESERVERS),
         dns_timeout_s=settings.AUDIT_DNS_TIMEOUT_S,
         http_timeout_s=settings.AUDIT_HTTP_TIMEOUT_S,
+        **capture,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def redis_mailbox(redis_url: str) -> RedisMailbox:
+    """One ``RedisMailbox`` (and its connection pool) per URL for the process's lifetime."""
+    return RedisMailbox(redis_url)
 
 
 def scenario_path(name: str) -> Path:

@@ -13,7 +13,19 @@ from projects.models import Finding
 
 
 def latest_finished_run(project) -> AuditRun | None:
-    return project.runs.filter(state=AuditRun.State.DONE).first()
+    """The newest finished audit of the whole launch surface: a run of a few checks only (such
+    as "Send test mails") is not an audit of the project and would hide the others' results."""
+    return project.runs.filter(state=AuditRun.State.DONE, check_ids=[]).first()
+
+
+def latest_mail_test(project) -> CheckResult | None:
+    """The newest ``email.transactional`` result that tested something (not skipped), from a
+    full audit or a "Send test mails" run, whichever finished last."""
+    return (
+        CheckResult.objects.filter(run__project=project, run__state=AuditRun.State.DONE,
+                                   check_id="email.transactional")
+        .exclude(status=Status.SKIPPED).select_related("run").order_by("-run__finished_at", "-run_id").first()
+    )
 
 
 def risk_list(run: AuditRun) -> list[CheckResult]:

@@ -26,6 +26,24 @@ def audit_start(request, project_id: int):
     return redirect("projects:detail", project_id=project.pk)
 
 
+TEST_MAIL_CHECKS = ["email.transactional"]
+
+
+@login_required
+@require_POST
+def send_test_mails(request, project_id: int):
+    """"Send test mails": an audit run of ``email.transactional`` alone (staff only)."""
+    project = access.project_for(request.user, project_id, write=True)
+    if not project.smtp_host:
+        messages.error(request, "Set the project's SMTP sending first: the test mails go through it.")
+        return redirect("projects:detail", project_id=project.pk)
+    try:
+        services.audit_start(project=project, user=request.user, check_ids=TEST_MAIL_CHECKS)
+    except INVALID_PROJECT as exc:
+        messages.error(request, f"The test mails cannot be sent: {exc}")
+    return redirect("projects:detail", project_id=project.pk)
+
+
 @login_required
 def run_progress_json(request, run_id: int):
     run = access.run_for(request.user, run_id)

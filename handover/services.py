@@ -18,11 +18,12 @@ from django.utils import timezone
 from django.utils.html import linebreaks
 from django.utils.safestring import SafeString, mark_safe
 
+from checks.engine.email.testmails import KINDS
 from checks.engine.registry import all_checks
 from checks.engine.result import Stage, Status
 from checks.engine.spec import INVALID_PROJECT
 from checks.models import AuditRun, CheckResult
-from checks.selectors import latest_finished_run, risk_list, untested
+from checks.selectors import latest_finished_run, latest_mail_test, risk_list, untested
 from handover.models import HandoverDocument
 from projects.models import Finding, Project
 
@@ -93,6 +94,84 @@ class UntestedItem:
     reason: str
 
 
+@dataclass(frozen=True)
+class MailFacts:
+    """One test mail as the capture server received it: ``kind`` (``password reset``),
+    ``arrived``, ``delivery_ms``, the DKIM, SPF and DMARC verdicts in words, and a short
+    excerpt of its headers (Received, From, Return-Path, the DKIM signature's tags without
+    ``b=``) for the handover's mail evidence."""
+
+    kind: str
+    arrived: bool
+    delivery_ms: float | None = None
+    dkim: str = ""
+    spf: str = ""
+    dmarc: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MailTest:
+    """The email.transactional result: ``status``, ``summary``, the SMTP server used
+    (``host:port``, security and TLS version; never the password) and each mail's facts."""
+
+    status: str
+    summary: str
+    server: str
+    run_id: int
+    tested_at: datetime | None
+    mails: list[MailFacts] = field(default_factory=list)
+
+
+EVIDENCE_HEADERS = ("Received", "From", "Message-ID")
+
+
+def mail_test(result: CheckResult | None) -> MailTest | None:
+    """The facts of an ``email.transactional`` result (``None`` for none)."""
+    if result is None:
+        return None
+    evidence = _mapping(result.evidence)
+    smtp = _mapping(evidence.get("smtp"))
+    server = f"{smtp.get('host', '?')}:{smtp.get('port', '?')}, {smtp.get('security', '?')}"
+    if smtp.get("tls_version"):
+        server += f" ({smtp['tls_version']})"
+    mails = _mapping(evidence.get("mails"))
+    # PostgreSQL's jsonb keeps keys in its own order, not the check's: show them in KINDS order.
+    order = {kind: index for index, kind in enumerate(KINDS)}
+    mails = dict(sorted(mails.items(), key=lambda item: order.get(item[0], len(order))))
+    return MailTest(str(result.status), result.summary, server, result.run_id, result.run.finished_at,
+                    [_mail_facts(str(kind), _mapping(mail)) for kind, mail in mails.items()])
+
+
+def _mail_facts(kind: str, mail: dict) -> MailFacts:
+    if not mail.get("arrived"):
+        return MailFacts(kind.replace("_", " "), False)
+    spf, dkim, dmarc = (_mapping(mail.get(key)) for key in ("spf", "dkim", "dmarc"))
+    signatures = [_mapping(s) for s in dkim.get("signatures") or []]
+    pairs = [(str(p[0]), str(p[1])) for p in mail.get("headers") or [] if isinstance(p, list) and len(p) == 2]
+    headers = [("Return-Path", f"<{mail.get('mail_from', '')}>")]
+    headers += [(name, value) for name, value in pairs if name in EVIDENCE_HEADERS]
+    headers += [(name, _without_b(value)) for name, value in pairs if name.lower() == "dkim-signature"]
+    verdicts = [f"{s.get('result')} (d={s.get('d')}, s={s.get('s')})" for s in signatures]
+    return MailFacts(
+        kind=kind.replace("_", " "), arrived=True, delivery_ms=mail.get("delivery_ms"),
+        dkim=", ".join(verdicts) or "unsigned",
+        spf=f"{spf.get('result')} for {mail.get('peer_ip')} at {spf.get('domain')}",
+        dmarc=f"{dmarc.get('result')} (p={dmarc.get('p') or 'none'})" if dmarc else "no From domain",
+        headers=headers[:MAX_LISTED],
+    )
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _without_b(signature: str) -> str:
+    """A DKIM-Signature's tags without the signature itself (``b=``): what a reader checks."""
+    tags = [tag.strip() for tag in str(signature).split(";")]
+    return "; ".join(tag for tag in tags if tag and not tag.replace(" ", "").startswith("b="))
+
+
 def handover_context(project: Project, run: AuditRun | None) -> dict:
     """Everything the handover template shows, as plain values.
 
@@ -100,7 +179,9 @@ def handover_context(project: Project, run: AuditRun | None) -> dict:
     ``generated_at``, ``hosts`` (list of ``HostFacts``), ``endpoints``, ``stages`` (seven
     ``StageRow``s), ``totals`` (a ``StageRow`` of the whole run), ``blockers`` (failing
     blocker count), ``risks`` (``RiskItem``s), ``untested`` (``UntestedItem``s),
-    ``rollback_notes`` (safe HTML, empty when none were written).
+    ``rollback_notes`` (safe HTML, empty when none were written), ``mail_test`` (a
+    ``MailTest`` of the newest transactional mail test, which may come from a later "Send test
+    mails" run than ``run``, or ``None``).
     """
     results = list(run.results.all()) if run is not None else []
     stages = stage_rows(results)
@@ -117,6 +198,7 @@ def handover_context(project: Project, run: AuditRun | None) -> dict:
         "risks": risk_items(project, run) if run is not None else [],
         "untested": untested_items(run) if run is not None else [],
         "rollback_notes": rollback_html(project.rollback_notes),
+        "mail_test": mail_test(latest_mail_test(project)),
     }
 
 

@@ -31,6 +31,9 @@ DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 32)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Fernet keys for the secrets the product stores (launchready/crypto.py): the first encrypts,
+# all decrypt. Empty: one key derived from SECRET_KEY (development; `manage.py check` warns).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -144,6 +147,9 @@ AUDIT_INPROCESS_WORKERS = env.int("AUDIT_INPROCESS_WORKERS", default=2)
 AUDIT_NAMESERVERS = env.list("AUDIT_NAMESERVERS", default=[])
 AUDIT_DNS_TIMEOUT_S = env.float("AUDIT_DNS_TIMEOUT_S", default=3.0)
 AUDIT_HTTP_TIMEOUT_S = env.float("AUDIT_HTTP_TIMEOUT_S", default=10.0)
+# The domain whose mail `manage.py mail_capture` receives: email.transactional sends its test
+# mails there and reads them back through Redis. Empty (or no REDIS_URL): that check errors.
+MAIL_CAPTURE_DOMAIN = env("MAIL_CAPTURE_DOMAIN", default="").strip().lower().rstrip(".")
 
 # Projects may be tied to a sandbox scenario (demo and tests); scenarios are read from here.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", default=True)
@@ -158,5 +164,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # WeasyPrint and fontTools narrate every PDF at INFO.
     # httpx logs every request of an audit at INFO: evidence belongs in results, not logs.
-    "loggers": {name: {"level": "WARNING"} for name in ("fontTools", "weasyprint", "httpx", "httpcore")},
+    # aiosmtpd ("mail.log": the sandbox's SMTP server and the capture server) logs every
+    # protocol line at INFO and an AUTH LOGIN answer — a base64 password — at DEBUG.
+    "loggers": {name: {"level": "WARNING"}
+                for name in ("fontTools", "weasyprint", "httpx", "httpcore", "mail.log")},
 }

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django import forms
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from checks.engine.email.providers import InvalidMailSetting, mail_providers, sending_networks
 from checks.engine.hostnames import InvalidHostname, dkim_selector, normalize_hostname, subdomain_label
@@ -15,10 +16,26 @@ from checks.engine.spec import (
     MAX_ENDPOINTS,
     MAX_SUBDOMAINS,
     InvalidEndpoint,
+    SmtpSettings,
     endpoint_from,
 )
 from checks.network import scenario_path
+from launchready.crypto import MASK
 from projects.models import Endpoint, Project
+
+# The form's SMTP section, in display order (templates/projects/form.html shows it apart).
+SMTP_FIELDS = (
+    "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password", "smtp_password_clear",
+    "mail_from",
+)
+# Which field an ``InvalidMailSetting`` from ``SmtpSettings`` belongs to, by its message's start;
+# the prefix that only repeats the field's label is dropped.
+_SMTP_ERROR_FIELDS = (
+    ("SMTP host: ", "smtp_host", True),
+    ("SMTP security", "smtp_security", False),
+    ("SMTP port", "smtp_port", False),
+    ("From address", "mail_from", False),
+)
 
 REAL_NETWORK = ("", "Real network")
 
@@ -68,19 +85,46 @@ class ProjectForm(forms.ModelForm):
         help_text="Addresses or networks that also send the domain's mail (192.0.2.10, 2001:db8::/48)",
     )
 
+    # Never rendered back (render_value=False); "new-password" keeps the browser from filling
+    # in the consultant's own saved login here.
+    smtp_password = forms.CharField(
+        label="Password", required=False, strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    smtp_password_clear = forms.BooleanField(label="Clear the stored password", required=False)
+
     class Meta:
         model = Project
         fields = [
             "agency", "name", "client_name", "apex_domain", "preferred_host", "rollback_notes",
             "sandbox_scenario", "mail_provider",
+            "smtp_host", "smtp_port", "smtp_security", "smtp_username", "mail_from",
         ]
-        widgets = {"rollback_notes": forms.Textarea(attrs={"rows": 4})}
-        labels = {"apex_domain": "Apex domain", "preferred_host": "Canonical host"}
+        widgets = {
+            "rollback_notes": forms.Textarea(attrs={"rows": 4}),
+            "smtp_host": forms.TextInput(attrs={"placeholder": "smtp.example.com", "spellcheck": "false"}),
+            "smtp_port": forms.NumberInput(attrs={"placeholder": "587", "min": 1, "max": 65535}),
+            "smtp_username": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            "mail_from": forms.TextInput(attrs={"placeholder": "hello@example.com", "spellcheck": "false"}),
+        }
+        labels = {
+            "apex_domain": "Apex domain", "preferred_host": "Canonical host",
+            "smtp_host": "SMTP host", "smtp_port": "Port", "smtp_security": "Security",
+            "smtp_username": "User name",
+        }
+        help_texts = {
+            "smtp_host": "The server the app submits its mail to; blank turns the mail test off",
+            "smtp_port": "Blank: 587, 465 or 25, by security",
+            "smtp_security": "STARTTLS (RFC 3207, port 587) or implicit TLS (RFC 8314, port 465); "
+                             "with none (port 25) no password is sent",
+            "smtp_username": "The login the app uses, if the server asks for one",
+            "mail_from": "The sender address of the app's mail, like hello@example.com",
+        }
 
     field_order = [
         "agency", "name", "client_name", "apex_domain", "preferred_host", "subdomains_text",
         "endpoints_text", "mail_provider", "mail_sending_ips_text", "dkim_selectors_text",
-        "rollback_notes", "sandbox_scenario",
+        "rollback_notes", "sandbox_scenario", *SMTP_FIELDS,
     ]
 
     def __init__(self, *args, agencies, **kwargs):
@@ -102,6 +146,28 @@ class ProjectForm(forms.ModelForm):
             self.fields["endpoints_text"].initial = "\n".join(
                 f"{e.kind} {e.method} {e.url}" for e in self.instance.endpoints.all()
             )
+        self._smtp_password_fields()
+
+    def _smtp_password_fields(self) -> None:
+        """Say whether a password is stored (never what it is); offer to clear it only then."""
+        # Blank means the mode's default: "" is accepted and cleaned to STARTTLS, so a post
+        # without the field (a script, an older form) keeps working.
+        self.fields["smtp_security"].required = False
+        if self.instance.has_smtp_password:
+            self.fields["smtp_password"].help_text = (
+                f"Stored: {MASK} (never shown). Leave blank to keep it; type a new one to replace it"
+            )
+        else:
+            del self.fields["smtp_password_clear"]
+            self.fields["smtp_password"].help_text = "None stored. Kept encrypted, never shown again"
+
+    def main_fields(self) -> list[forms.BoundField]:
+        """The visible fields outside the SMTP section, in order."""
+        return [f for f in self.visible_fields() if f.name not in SMTP_FIELDS]
+
+    def smtp_fields(self) -> list[forms.BoundField]:
+        """The SMTP section's fields, in ``SMTP_FIELDS`` order."""
+        return [self[name] for name in SMTP_FIELDS if name in self.fields]
 
     def _scenario_field(self) -> None:
         """Add the sandbox scenario choice when the sandbox is enabled.
@@ -140,7 +206,54 @@ class ProjectForm(forms.ModelForm):
             self.add_error("preferred_host", f"The canonical host must be {apex} or a name under it")
         if apex and "subdomains_text" in cleaned:
             cleaned["subdomains_text"] = self._subdomains(cleaned["subdomains_text"], apex)
+        self._clean_smtp(cleaned)
         return cleaned
+
+    def clean_smtp_security(self) -> str:
+        return self.cleaned_data.get("smtp_security") or Project.SmtpSecurity.STARTTLS
+
+    @sensitive_variables("cleaned", "new_password")
+    def _clean_smtp(self, cleaned: dict) -> None:
+        """Validate the SMTP section as a whole by building ``SmtpSettings`` from it; store the
+        normalised host and From address. All blank: mail sending is off."""
+        host = (cleaned.get("smtp_host") or "").strip()
+        username = (cleaned.get("smtp_username") or "").strip()
+        new_password = cleaned.get("smtp_password") or ""
+        clear = bool(cleaned.get("smtp_password_clear"))
+        from_address = (cleaned.get("mail_from") or "").strip()
+        security = cleaned.get("smtp_security") or Project.SmtpSecurity.STARTTLS
+        if not host:
+            if cleaned.get("smtp_port") or username or new_password or from_address:
+                self.add_error("smtp_host", "Give the SMTP host, or leave every SMTP field blank")
+            return
+        if new_password and clear:
+            self.add_error("smtp_password", "Type a new password or clear the stored one, not both")
+        has_password = bool(new_password) or (self.instance.has_smtp_password and not clear)
+        if has_password and not username:
+            self.add_error("smtp_username", "A password needs the user name it belongs to")
+        if username and not has_password:
+            self.add_error("smtp_password", "Enter the password of this user")
+        if has_password and security == Project.SmtpSecurity.NONE:
+            self.add_error("smtp_security", "With no TLS the password would cross the network in clear: "
+                                            "choose STARTTLS or implicit TLS")
+        if not from_address:
+            self.add_error("mail_from", "Give the From address the app's mail carries")
+            return
+        try:
+            smtp = SmtpSettings(host=host, from_address=from_address, port=cleaned.get("smtp_port") or 0,
+                                security=security, username=username)
+        except InvalidMailSetting as exc:
+            self._smtp_error(str(exc))
+            return
+        cleaned.update(smtp_host=smtp.host, mail_from=smtp.from_address, smtp_username=username,
+                       smtp_port=cleaned.get("smtp_port") or None)
+
+    def _smtp_error(self, message: str) -> None:
+        for prefix, name, drop in _SMTP_ERROR_FIELDS:
+            if message.startswith(prefix):
+                self.add_error(name, message[len(prefix):] if drop else message)
+                return
+        self.add_error("smtp_host", message)
 
     def clean_subdomains_text(self) -> list[str]:
         return [s.strip() for s in self.cleaned_data["subdomains_text"].split(",") if s.strip()]
@@ -200,6 +313,7 @@ class ProjectForm(forms.ModelForm):
         project.subdomains = self.cleaned_data["subdomains_text"]
         project.dkim_selectors = self.cleaned_data["dkim_selectors_text"]
         project.mail_sending_ips = self.cleaned_data["mail_sending_ips_text"]
+        self._save_smtp(project)
         if commit:
             project.save()
             project.endpoints.all().delete()
@@ -208,6 +322,18 @@ class ProjectForm(forms.ModelForm):
                 for k, m, u in self.cleaned_data["endpoints_text"]
             )
         return project
+
+    @sensitive_variables()
+    def _save_smtp(self, project: Project) -> None:
+        """Apply the password choice; with no SMTP host nothing of the login is kept."""
+        if not project.smtp_host:
+            project.smtp_port, project.smtp_username = None, ""
+            project.smtp_security = Project.SmtpSecurity.STARTTLS
+            project.set_smtp_password("")
+        elif self.cleaned_data.get("smtp_password"):
+            project.set_smtp_password(self.cleaned_data["smtp_password"])
+        elif self.cleaned_data.get("smtp_password_clear"):
+            project.set_smtp_password("")
 
 
 def parse_endpoint_line(line: str) -> tuple[str, str, str]:

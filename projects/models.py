@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 from checks.engine.spec import (
     DEFAULT_SUBDOMAINS,
     ENDPOINT_KINDS,
     ENDPOINT_METHODS,
     EndpointSpec,
+    InvalidMailSetting,
     ProjectSpec,
+    SmtpSettings,
 )
+from launchready import crypto
 
 
 class Agency(models.Model):
@@ -56,6 +60,11 @@ def default_subdomains() -> list[str]:
 class Project(models.Model):
     """A client's app on its way to launch: the hosts and endpoints an audit looks at."""
 
+    class SmtpSecurity(models.TextChoices):
+        STARTTLS = "starttls", "STARTTLS"
+        TLS = "tls", "Implicit TLS"
+        NONE = "none", "None (plain text)"
+
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=200)
     client_name = models.CharField(max_length=200, blank=True)
@@ -71,6 +80,21 @@ class Project(models.Model):
     dkim_selectors = models.JSONField(default=list, blank=True)
     mail_provider = models.CharField(max_length=40, blank=True)
     mail_sending_ips = models.JSONField(default=list, blank=True)
+    # How the app sends its transactional mail (email.transactional sends test mails through
+    # it). Off while smtp_host is blank. The password is stored only as a Fernet token
+    # (launchready/crypto.py); not editable, so no ModelForm or admin page ever shows it.
+    smtp_host = models.CharField("SMTP host", max_length=253, blank=True)
+    smtp_port = models.PositiveIntegerField(
+        "SMTP port", null=True, blank=True, help_text="Blank: the usual port of the security mode",
+    )
+    smtp_security = models.CharField(
+        "SMTP security", max_length=10, choices=SmtpSecurity.choices, default=SmtpSecurity.STARTTLS,
+    )
+    smtp_username = models.CharField("SMTP user name", max_length=254, blank=True)
+    smtp_password_encrypted = models.TextField(blank=True, editable=False)
+    mail_from = models.CharField(
+        "From address", max_length=254, blank=True, help_text="The sender the app's mail carries",
+    )
     founders = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="granted_projects",
         help_text="Client users who may see this project (read-only)",
@@ -90,8 +114,50 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def spec(self) -> ProjectSpec:
-        """The engine's view of this project (raises ``InvalidHostname`` for a bad apex)."""
+    @sensitive_variables("plain")
+    def set_smtp_password(self, plain: str) -> None:
+        """Store ``plain`` encrypted ("" forgets the stored password); saved with the project."""
+        self.smtp_password_encrypted = crypto.encrypt(plain) if plain else ""
+
+    @property
+    def smtp_password(self) -> str:
+        """The SMTP password in clear ("" when none). Raises ``crypto.SecretDecryptionError``
+        when no configured key opens the stored token. Keep it in memory only."""
+        return crypto.decrypt(self.smtp_password_encrypted) if self.smtp_password_encrypted else ""
+
+    @property
+    def has_smtp_password(self) -> bool:
+        return bool(self.smtp_password_encrypted)
+
+    @sensitive_variables("password")
+    def smtp_settings(self, *, secrets: bool = False) -> SmtpSettings | None:
+        """The project's SMTP sending, ``None`` while ``smtp_host`` is blank. The password is
+        decrypted only with ``secrets`` (the audit that sends); otherwise it is "".
+
+        Raises ``InvalidMailSetting`` for stored settings that are not valid, or (``secrets``)
+        a password no configured key decrypts.
+        """
+        if not self.smtp_host:
+            return None
+        password = ""
+        if secrets:
+            try:
+                password = self.smtp_password
+            except crypto.SecretDecryptionError:
+                raise InvalidMailSetting(
+                    "the stored SMTP password cannot be decrypted with FIELD_ENCRYPTION_KEYS: "
+                    "enter it again on the project form"
+                ) from None
+        return SmtpSettings(
+            host=self.smtp_host, from_address=self.mail_from, port=self.smtp_port or 0,
+            security=self.smtp_security, username=self.smtp_username, password=password,
+        )
+
+    def spec(self, *, secrets: bool = False) -> ProjectSpec:
+        """The engine's view of this project (raises ``InvalidHostname`` for a bad apex,
+        ``InvalidMailSetting`` for bad mail settings). ``secrets``: decrypt the SMTP password
+        into ``spec.smtp`` — only the audit stage that runs the checks asks for it, so pages
+        that only need the hosts never hold it."""
         return ProjectSpec(
             name=self.name,
             apex=self.apex_domain,
@@ -100,6 +166,7 @@ class Project(models.Model):
             dkim_selectors=tuple(self.dkim_selectors or ()),
             mail_provider=self.mail_provider,
             mail_sending_ips=tuple(self.mail_sending_ips or ()),
+            smtp=self.smtp_settings(secrets=secrets),
             endpoints=tuple(
                 EndpointSpec(kind=e.kind, url=e.url, method=e.method) for e in self.endpoints.all()
             ),

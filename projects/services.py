@@ -7,6 +7,7 @@ from pathlib import Path
 from django.db import transaction
 
 from checks.engine.audit import spec_from_dict
+from checks.engine.spec import SMTP_DEFAULT_PORTS, SmtpSettings
 from checks.sandbox import Scenario
 from projects.models import Agency, Endpoint, Project
 
@@ -21,6 +22,8 @@ def agency_get_or_create(*, slug: str, name: str) -> Agency:
 @transaction.atomic
 def project_sync_from_scenario(scenario: Scenario, *, agency: Agency | None = None) -> Project:
     """The project a scenario describes, created or updated, tied to that scenario's sandbox.
+    Its ``project.smtp`` mapping ``{host, port, security, username, password, from}`` becomes
+    the project's SMTP sending (the password stored encrypted); no mapping clears it.
 
     Raises ``ValueError`` (or ``InvalidHostname``) when the scenario's project is unusable.
     """
@@ -39,9 +42,26 @@ def project_sync_from_scenario(scenario: Scenario, *, agency: Agency | None = No
     project.mail_provider = spec.mail_provider
     project.mail_sending_ips = list(spec.mail_sending_ips)
     project.rollback_notes = str(scenario.project.get("rollback_notes") or "")
+    _copy_smtp(project, spec.smtp)
     project.save()
     project.endpoints.all().delete()
     Endpoint.objects.bulk_create(
         Endpoint(project=project, kind=e.kind, url=e.url, method=e.method) for e in spec.endpoints
     )
     return project
+
+
+def _copy_smtp(project: Project, smtp: SmtpSettings | None) -> None:
+    """Store ``smtp`` (already validated by ``spec_from_dict``) in the project's fields; the
+    port is stored only when it is not the security mode's default (blank on the form)."""
+    if smtp is None:
+        project.smtp_host, project.mail_from, project.smtp_username = "", "", ""
+        project.smtp_port, project.smtp_security = None, Project.SmtpSecurity.STARTTLS
+        project.set_smtp_password("")
+        return
+    project.smtp_host = smtp.host
+    project.smtp_port = None if smtp.port == SMTP_DEFAULT_PORTS[smtp.security] else smtp.port
+    project.smtp_security = smtp.security
+    project.smtp_username = smtp.username
+    project.mail_from = smtp.from_address
+    project.set_smtp_password(smtp.password)

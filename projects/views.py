@@ -10,11 +10,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 
-from checks.engine.spec import INVALID_PROJECT
+from checks.engine.spec import INVALID_PROJECT, InvalidMailSetting
 from checks.models import AuditRun
-from checks.selectors import edge_matrix, latest_finished_run, risk_summary
+from checks.selectors import edge_matrix, latest_finished_run, latest_mail_test, risk_summary
 from checks.services import run_progress, sweep_stale_audits
+from launchready.crypto import mask
 from projects import access
 from projects.forms import ProjectForm
 
@@ -31,6 +33,7 @@ def project_list(request):
     })
 
 
+@sensitive_post_parameters("smtp_password")  # starred in error reports (DEBUG off)
 @login_required
 def project_create(request):
     agencies = access.staff_agencies(request.user)
@@ -45,6 +48,7 @@ def project_create(request):
     return render(request, "projects/form.html", {"form": form, "editing": False})
 
 
+@sensitive_post_parameters("smtp_password")
 @login_required
 def project_edit(request, project_id: int):
     project = access.project_for(request.user, project_id, write=True)
@@ -79,9 +83,27 @@ def project_detail(request, project_id: int):
         "documents": project.handovers.defer("pdf")[:10],
         "can_write": access.can_write(request.user, project),
         "hosts": hosts,
+        **_smtp(project),
+        "mail_test": latest_mail_test(project),
         # Only the file name: the server's paths are none of the reader's business.
         "scenario_label": Path(project.sandbox_scenario).name if project.sandbox_scenario else "",
     })
+
+
+def _smtp(project) -> dict:
+    """``{"smtp": {host, port, security, username, password_mask, from_address} | None,
+    "smtp_error": str}`` for the page; the password is never decrypted here, only masked."""
+    try:
+        smtp = project.smtp_settings()  # without secrets: the password stays encrypted
+    except InvalidMailSetting as exc:
+        return {"smtp": None, "smtp_error": str(exc)}
+    if smtp is None:
+        return {"smtp": None, "smtp_error": ""}
+    return {"smtp": {
+        "host": smtp.host, "port": smtp.port, "security": project.get_smtp_security_display(),
+        "username": smtp.username, "from_address": smtp.from_address,
+        "password_mask": mask(project.smtp_password_encrypted),
+    }, "smtp_error": ""}
 
 
 def _hosts(project) -> list[str]:

@@ -13,7 +13,7 @@ from checks.engine.net.session import Net
 from checks.engine.registry import Context
 from checks.engine.result import Outcome, Stage
 from checks.engine.runner import plan, run_units
-from checks.engine.spec import InvalidEndpoint, ProjectSpec, endpoint_from
+from checks.engine.spec import InvalidEndpoint, ProjectSpec, SmtpSettings, endpoint_from
 
 
 def spec_from_dict(data: dict) -> ProjectSpec:
@@ -50,6 +50,8 @@ def spec_from_dict(data: dict) -> ProjectSpec:
         if not isinstance(sending_ips, list):
             raise ValueError("the project's mail_sending_ips must be a list, like [192.0.2.10]")
         kwargs["mail_sending_ips"] = tuple(str(ip) for ip in sending_ips)
+    if data.get("smtp") is not None:
+        kwargs["smtp"] = smtp_from_dict(data["smtp"])
     preferred = str(data.get("preferred_host") or "")
     spec = ProjectSpec(
         name=str(data.get("name") or data["apex"]),
@@ -61,6 +63,26 @@ def spec_from_dict(data: dict) -> ProjectSpec:
     if preferred and spec.preferred_host != spec.apex and not spec.preferred_host.endswith("." + spec.apex):
         raise ValueError(f"the preferred host must be {spec.apex} or a name under it")
     return spec
+
+
+SMTP_KEYS = ("host", "port", "security", "username", "password", "from")
+
+
+def smtp_from_dict(data: object) -> SmtpSettings:
+    """``SmtpSettings`` from a scenario's ``project.smtp`` mapping ``{host, port, security,
+    username, password, from}`` (raises ``ValueError``; ``InvalidMailSetting`` is one)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"the project's smtp must be a mapping of {', '.join(SMTP_KEYS)}")
+    unknown = sorted(set(map(str, data)) - set(SMTP_KEYS))
+    if unknown:
+        raise ValueError(f"the project's smtp has unknown keys {unknown}: use {', '.join(SMTP_KEYS)}")
+    if not data.get("host") or not data.get("from"):
+        raise ValueError("the project's smtp needs a host and a from address")
+    return SmtpSettings(
+        host=str(data["host"]), from_address=str(data["from"]), port=data.get("port") or 0,
+        security=str(data.get("security") or "starttls"), username=str(data.get("username") or ""),
+        password=str(data.get("password") or ""),
+    )
 
 
 def run_audit(

@@ -29,12 +29,22 @@ class Unit:
         return (self.check.id, self.target)
 
 
-def plan(project, *, stages: Iterable[Stage] | None = None, quick: bool = False) -> list[Unit]:
-    """Every (check, target) a run of ``stages`` (all when ``None``) performs for ``project``."""
+def plan(
+    project,
+    *,
+    stages: Iterable[Stage] | None = None,
+    quick: bool = False,
+    check_ids: Iterable[str] | None = None,
+) -> list[Unit]:
+    """Every (check, target) a run of ``stages`` (all when ``None``) performs for ``project``;
+    with ``check_ids``, only those checks (``["email.transactional"]``: "Send test mails")."""
     wanted = set(stages) if stages is not None else None
+    only = set(check_ids) if check_ids is not None else None
     units = []
     for check in all_checks():
         if wanted is not None and check.stage not in wanted:
+            continue
+        if only is not None and check.id not in only:
             continue
         if quick and not check.quick:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -73,6 +74,61 @@ class EndpointSpec:
         return (urlsplit(self.url).hostname or "").lower()
 
 
+SMTP_SECURITY = ("starttls", "tls", "none")  # STARTTLS (RFC 3207), implicit TLS (RFC 8314), plain
+SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[^@\s<>\"(),;:]{1,253}$")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """A project's SMTP sending: the submission server (``host``, ``port``), ``security`` one of
+    ``SMTP_SECURITY``, the login (``username``; ``password`` in clear only in memory — it never
+    appears in ``repr``, evidence or logs) and the ``from_address`` the app's mail carries.
+
+    Raises ``InvalidMailSetting`` for a host that is not a DNS name, a port outside 1–65535, an
+    unknown security mode or a From address that is not ``local@domain``.
+    """
+
+    host: str
+    from_address: str
+    port: int = 0  # 0: the security mode's usual port (587, 465, 25)
+    security: str = "starttls"
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "host", normalize_hostname(self.host))
+        except InvalidHostname as exc:
+            raise InvalidMailSetting(f"SMTP host: {exc}") from None
+        security = (self.security or "").strip().lower()
+        if security not in SMTP_SECURITY:
+            choices = ", ".join(SMTP_SECURITY)
+            raise InvalidMailSetting(f"SMTP security {self.security!r}: use one of {choices}")
+        object.__setattr__(self, "security", security)
+        try:
+            port = int(self.port or SMTP_DEFAULT_PORTS[security])
+        except (TypeError, ValueError):
+            raise InvalidMailSetting(f"SMTP port {self.port!r} is not a number") from None
+        if not 0 < port < 65536:
+            raise InvalidMailSetting(f"SMTP port {port} is not between 1 and 65535")
+        object.__setattr__(self, "port", port)
+        address = (self.from_address or "").strip()
+        if not _ADDRESS.match(address):
+            raise InvalidMailSetting(f"From address {self.from_address!r} is not like name@example.com")
+        local, _, domain = address.rpartition("@")
+        try:
+            domain = normalize_hostname(domain)
+        except InvalidHostname as exc:
+            raise InvalidMailSetting(f"From address domain: {exc}") from None
+        object.__setattr__(self, "from_address", f"{local}@{domain}")
+
+    @property
+    def from_domain(self) -> str:
+        """The RFC5322.From domain, the one DMARC aligns against (RFC 7489 §3.1)."""
+        return self.from_address.rpartition("@")[2]
+
+
 @dataclass(frozen=True)
 class ProjectSpec:
     """A project's launch surface.
@@ -94,6 +150,9 @@ class ProjectSpec:
     # raise ``InvalidMailSetting`` (a ``ValueError``) when not valid.
     mail_provider: str = ""
     mail_sending_ips: tuple[str, ...] = ()
+    # How the app sends its transactional mail; ``None`` when not configured (email.transactional
+    # is then skipped).
+    smtp: SmtpSettings | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "apex", normalize_hostname(self.apex))

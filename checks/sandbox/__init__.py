@@ -17,6 +17,12 @@ The project's zone also gets its authoritative nameservers (``nameservers``, def
 ns2 of the apex): each on its own address (.3 to .9) and on the recursive server's port, since
 the profile maps port 53 to one port. The recursive server delegates the apex to them (NS
 records, and an A record for each nameserver's name).
+
+A scenario's ``smtp:`` runs the project's submission server (``smtp``) on an address of its
+own (or its host's, when the name is also under ``hosts``), and our capture server
+(``capture``) on the DNS server's address; the profile maps ports 25, 465 and 587 to the
+submission server's port. Every sandbox hands out ``mailbox`` and the capture domain in its
+profile; without ``smtp:`` nothing delivers there.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from checks.engine.email.mailbox import MemoryMailbox
 from checks.engine.net.profile import NetworkProfile
 from checks.sandbox.certs import CertificateFactory
 from checks.sandbox.dnsserver import DnsServer, Zone
@@ -41,6 +48,7 @@ from checks.sandbox.scenario import (
     parse_scenario,
     project_apex,
 )
+from checks.sandbox.smtpserver import CAPTURE_DOMAIN, CaptureServer, DkimSigner, SubmissionServer
 from checks.sandbox.webserver import WebServer
 
 __all__ = ["Sandbox", "Scenario", "ScenarioError", "load_scenario", "parse_scenario"]
@@ -52,6 +60,8 @@ __all__ = ["Sandbox", "Scenario", "ScenarioError", "load_scenario", "parse_scena
 FIRST_HOST, LAST_HOST = 10, 223
 CLOUDFLARE_FIRST, CLOUDFLARE_LAST = 224, 254
 CLOUDFLARE_V6 = "2001:db8:cf::/48"
+SMTP_PORTS = (25, 465, 587)  # all mapped to the submission server's one port
+MAIL_WAIT_S = 5.0  # loopback delivery takes milliseconds
 
 
 class Sandbox:
@@ -61,7 +71,16 @@ class Sandbox:
         self.scenario = scenario
         self.network = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}"
         self.dns_address = f"{self.network}.2"
-        self.addresses = _host_addresses(self.network, scenario)
+        addresses = _host_addresses(self.network, scenario)
+        self.addresses = {host: addresses[host] for host in scenario.hosts}
+        self.smtp_addresses = {name: addresses[name] for name in addresses if name not in scenario.hosts}
+        smtp = scenario.smtp
+        self.smtp_address = addresses[smtp.host] if smtp else None
+        self.smtp_outbound_address = addresses[smtp.outbound or smtp.host] if smtp else None
+        self.mailbox = MemoryMailbox()
+        self.dkim: DkimSigner | None = None
+        self.smtp: SubmissionServer | None = None
+        self.capture: CaptureServer | None = None
         self.apex = project_apex(scenario.project)
         self.nameserver_specs = _nameserver_specs(scenario, self.apex)
         self.nameserver_addresses = {
@@ -90,6 +109,7 @@ class Sandbox:
         self._tmp = Path(tempfile.mkdtemp(prefix="lr-sandbox-"))
         factory = CertificateFactory(self._tmp)
         certs = {host: factory.issue(host, spec.certificate) for host, spec in self.scenario.hosts.items()}
+        self._make_mail_servers(factory)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sandbox", daemon=True)
         self._thread.start()
@@ -103,16 +123,39 @@ class Sandbox:
         except BaseException:
             self.stop()
             raise
+        port_map = {80: self.http.port, 443: self.https.port, 53: self.dns.port}
+        allowed_ports = [self.http.port, self.https.port, self.dns.port]
+        if self.smtp is not None:
+            port_map.update(dict.fromkeys(SMTP_PORTS, self.smtp.port))
+            allowed_ports.append(self.smtp.port)
         self.profile = NetworkProfile(
             nameservers=(self.dns_address,),
             dns_port=self.dns.port,
             extra_ca_pem=factory.ca_pem,
-            port_map={80: self.http.port, 443: self.https.port, 53: self.dns.port},
+            port_map=port_map,
             allowed_networks=(f"{self.network}.0/24",),
             cloudflare_ranges=(f"{self.network}.{CLOUDFLARE_FIRST}/27", CLOUDFLARE_V6),
-            allowed_ports=(self.http.port, self.https.port, self.dns.port),
+            allowed_ports=tuple(allowed_ports),
+            mail_capture_domain=CAPTURE_DOMAIN,
+            mailbox=self.mailbox,
+            mail_wait_s=MAIL_WAIT_S,
         )
         return self.profile
+
+    def _make_mail_servers(self, factory: CertificateFactory) -> None:
+        """The submission server of ``smtp:`` (with its DKIM key, made here, and a certificate
+        for its name) and the capture server it delivers to; none without ``smtp:``."""
+        spec = self.scenario.smtp
+        if spec is None:
+            return
+        self.dkim = DkimSigner(spec.sign) if spec.sign else None
+        self.capture = CaptureServer(self.mailbox, self.dns_address)
+        # Its own file name: the name may also be a web host, with a certificate of its own.
+        certificate = factory.issue(f"smtp-{spec.host}", {"san": [spec.host]})
+        self.smtp = SubmissionServer(
+            spec, address=self.smtp_address, outbound_address=self.smtp_outbound_address,
+            certificate=certificate, capture=self.capture, signer=self.dkim,
+        )
 
     def stop(self) -> None:
         """Stop the servers and the loop, remove the key files. Safe to call twice."""
@@ -136,10 +179,14 @@ class Sandbox:
 
     def _zone_data(self, overrides: dict | None = None) -> dict:
         """The scenario's ``dns`` with ``overrides`` (one nameserver's) laid over it by name,
-        an A record for each host and nameserver that has no address of its own, and the
-        apex's NS records naming the nameservers unless the zone gives NS there."""
+        an A record for each host, smtp name and nameserver that has no address of its own,
+        the DKIM key of ``smtp.sign`` unless the zone gives its name, and the apex's NS
+        records naming the nameservers unless the zone gives NS there."""
         zone = {**self.scenario.dns, **(overrides or {})}
-        for host, address in {**self.addresses, **self.nameserver_addresses}.items():
+        if self.dkim is not None and self.dkim.record_name not in zone:
+            zone[self.dkim.record_name] = {"TXT": [self.dkim.txt_strings()]}
+        named = {**self.addresses, **self.smtp_addresses, **self.nameserver_addresses}
+        for host, address in named.items():
             node = zone.get(host)
             if node is None:
                 zone[host] = {"A": [address]}
@@ -191,6 +238,12 @@ class Sandbox:
 
     async def _start_servers(self) -> None:
         await self._start_dns()
+        if self.smtp is not None:
+            await self.capture.start()
+            await self.smtp.start()
+        await self._start_web()
+
+    async def _start_web(self) -> None:
         if not self.addresses:
             return
         for server in (self.https, self.http):
@@ -212,7 +265,8 @@ class Sandbox:
                         raise
 
     async def _stop_servers(self) -> None:
-        for server in (self.https, self.http, self.dns, *self.nameservers.values()):
+        # The submission server first: its deliveries in flight still reach the capture server.
+        for server in (self.smtp, self.capture, self.https, self.http, self.dns, *self.nameservers.values()):
             if server is not None:
                 await server.stop()
 
@@ -229,18 +283,23 @@ def _nameserver_specs(scenario: Scenario, apex: str | None) -> dict[str, Nameser
 
 def _host_addresses(network: str, scenario: Scenario) -> dict[str, str]:
     """Each host's address in ``network`` (a /24 given as its first three octets), in the
-    file's order; ``edge: cloudflare`` hosts from the Cloudflare block. Raises ``ScenarioError``
-    when a block runs out."""
+    file's order, then ``smtp.host`` and ``smtp.outbound`` unless they are hosts (they share
+    the host's address); ``edge: cloudflare`` hosts from the Cloudflare block. Raises
+    ``ScenarioError`` when a block runs out."""
     blocks = {None: (FIRST_HOST, LAST_HOST), "cloudflare": (CLOUDFLARE_FIRST, CLOUDFLARE_LAST)}
     used = dict.fromkeys(blocks, 0)
+    names = {host: spec.edge for host, spec in scenario.hosts.items()}
+    smtp_names = [n for n in (scenario.smtp.names if scenario.smtp else ()) if n not in names]
+    names.update(dict.fromkeys(smtp_names))
     addresses = {}
-    for host, spec in scenario.hosts.items():
-        first, last = blocks[spec.edge]
-        if first + used[spec.edge] > last:
-            kind = "hosts" if spec.edge is None else f"hosts with edge: {spec.edge}"
-            raise ScenarioError(f"a scenario may declare at most {last - first + 1} {kind}")
-        addresses[host] = f"{network}.{first + used[spec.edge]}"
-        used[spec.edge] += 1
+    for name, edge in names.items():
+        first, last = blocks[edge]
+        if first + used[edge] > last:
+            kind = "hosts" if edge is None else f"hosts with edge: {edge}"
+            counting = ", counting smtp.host and smtp.outbound" if edge is None and smtp_names else ""
+            raise ScenarioError(f"a scenario may declare at most {last - first + 1} {kind}{counting}")
+        addresses[name] = f"{network}.{first + used[edge]}"
+        used[edge] += 1
     return addresses
 
 

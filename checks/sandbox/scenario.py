@@ -20,6 +20,7 @@ import dns.rdatatype
 import yaml
 
 from checks.engine.hostnames import InvalidHostname, normalize_hostname
+from checks.engine.spec import SMTP_SECURITY
 from checks.sandbox.dnsserver import make_rdata
 
 CERT_KINDS = ("valid", "expired", "not_yet_valid", "wrong_name", "self_signed", "leaf_only")
@@ -32,6 +33,8 @@ EDGES = ("cloudflare",)  # `edge:` values: the proxy a host is played behind
 LAME_ANSWERS = ("TIMEOUT", "REFUSED", "SERVFAIL")  # a nameserver that fails every query
 MAX_NAMESERVERS = 7  # the sandbox gives them .3 to .9 of its /24
 MAX_SERIAL = 2**32 - 1  # RFC 1035 §3.3.13: an unsigned 32-bit number
+SMTP_FAULTS = ("timeout", "no_starttls", "drop")
+DKIM_KEY_BITS = (1024, 2048)
 
 
 class ScenarioError(ValueError):
@@ -91,6 +94,45 @@ class NameserverSpec:
     authoritative: bool = True
 
 
+@dataclass(frozen=True)
+class DkimSignSpec:
+    """How the submission server DKIM-signs (RFC 6376): as ``domain`` (``d=``) with
+    ``selector`` (``s=``), with an RSA key of ``key_bits`` bits made when the sandbox starts."""
+
+    domain: str
+    selector: str
+    key_bits: int = 2048
+
+
+@dataclass(frozen=True)
+class SmtpServerSpec:
+    """The project's mail provider: its submission server and how it delivers.
+
+    ``host``: the submission server's name; ``security``: ``starttls`` (RFC 3207), ``tls``
+    (implicit TLS, RFC 8314) or ``none``; ``users``: login → password accepted by AUTH (empty:
+    AUTH not offered); ``sign``: DKIM signing, or ``None``; ``return_path``: the envelope
+    sender's domain towards the receiver (``None``: the client's MAIL FROM as given);
+    ``outbound``: the name whose address delivers (``None``: ``host``'s); ``helo``: the name
+    given in EHLO when delivering (default ``outbound`` or ``host``); ``fault``: one of
+    ``SMTP_FAULTS`` or ``None``; ``latency_ms``: delay before the greeting.
+    """
+
+    host: str
+    security: str = "starttls"
+    users: dict[str, str] = field(default_factory=dict, repr=False, hash=False)
+    sign: DkimSignSpec | None = None
+    return_path: str | None = None
+    outbound: str | None = None
+    helo: str = ""
+    fault: str | None = None
+    latency_ms: float = 0.0
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names the sandbox gives an address: ``host``, then ``outbound`` if other."""
+        return tuple(dict.fromkeys(n for n in (self.host, self.outbound) if n))
+
+
 @dataclass
 class Scenario:
     name: str
@@ -102,6 +144,7 @@ class Scenario:
     dns_latency_ms: float = 0.0
     nameservers: dict[str, NameserverSpec] | None = None  # None: not declared (ns1/ns2 default)
     source: Path | None = None
+    smtp: SmtpServerSpec | None = None
 
 
 MAX_SCENARIO_BYTES = 2_000_000
@@ -149,12 +192,14 @@ def _load_yaml(text: str, path: Path) -> Any:
 
 
 TOP_KEYS = ("name", "description", "project", "dns", "dns_latency_ms", "nameservers", "latency_ms", "hosts",
-            "expect")
+            "smtp", "expect")
 PROJECT_KEYS = ("name", "client_name", "apex", "preferred_host", "subdomains", "endpoints", "rollback_notes",
-                "dkim_selectors", "mail_provider", "mail_sending_ips")
+                "dkim_selectors", "mail_provider", "mail_sending_ips", "smtp")
 HOST_KEYS = ("certificate", "tls_versions", "latency_ms", "https", "http", "edge")
 CERT_KEYS = ("kind", "san", "days_left", "key", "signature")
 NAMESERVER_KEYS = ("dns", "serial", "authoritative")
+SMTP_KEYS = ("host", "security", "users", "sign", "return_path", "outbound", "helo", "fault", "latency_ms")
+SMTP_SIGN_KEYS = ("domain", "selector", "key_bits")
 ROUTE_KEYS = ("path", "method", "status", "headers", "body", "body_file", "body_json", "latency_ms",
               "stream", "chunk_delay_ms")
 
@@ -199,6 +244,7 @@ def _parse(data: Any, source: Path | None, where: str) -> Scenario:
         raise ScenarioError(f"{where}: project must be a mapping")
     _known_keys(project, PROJECT_KEYS, f"{where}: project")
     nameservers = _nameservers(data.get("nameservers"), project, hosts, where)
+    smtp = _smtp(data.get("smtp"), nameservers or {}, where)
     expect = data.get("expect") or {}
     if not isinstance(expect, dict) or not all(isinstance(v, dict) for v in expect.values()):
         raise ScenarioError(f"{where}: expect must map check id -> {{target: status}}")
@@ -212,11 +258,13 @@ def _parse(data: Any, source: Path | None, where: str) -> Scenario:
         dns_latency_ms=_number(data.get("dns_latency_ms", 0), f"{where}: dns_latency_ms"),
         nameservers=nameservers,
         source=source,
+        smtp=smtp,
     )
 
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
 _SAN = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*$")
+_SELECTOR = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 §5.1 field-name
 
 
@@ -340,6 +388,79 @@ def _nameservers(value: Any, project: dict, hosts: dict, where: str) -> dict[str
                 )
         out[ns] = NameserverSpec(ns, overrides, None, serial, authoritative)
     return out
+
+
+def _smtp(value: Any, nameservers: dict, where: str) -> SmtpServerSpec | None:
+    """``smtp``: the submission server (see ``SmtpServerSpec``); ``None`` when absent."""
+    if value is None:
+        return None
+    place = f"{where}: smtp"
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{place} must be a mapping")
+    _known_keys(value, SMTP_KEYS, place)
+    if not value.get("host"):
+        raise ScenarioError(f"{place}.host is required: the submission server's name")
+    names = {key: _hostname(value[key], f"{place}.{key}")
+             for key in ("host", "return_path", "outbound", "helo") if value.get(key) is not None}
+    for key in ("host", "outbound"):
+        if names.get(key) in nameservers:
+            raise ScenarioError(f"{place}.{key} {names[key]} is also under nameservers: "
+                                "a name has one address in the sandbox")
+    security = value.get("security", "starttls")
+    if security not in SMTP_SECURITY:
+        raise ScenarioError(f"{place}.security must be one of {', '.join(SMTP_SECURITY)}, not {security!r}")
+    fault = value.get("fault")
+    if fault is not None and fault not in SMTP_FAULTS:
+        raise ScenarioError(f"{place}.fault must be one of {', '.join(SMTP_FAULTS)}, not {fault!r}")
+    if fault == "no_starttls" and security != "starttls":
+        raise ScenarioError(f"{place}.fault no_starttls needs security: starttls, not {security}")
+    return SmtpServerSpec(
+        host=names["host"],
+        security=security,
+        users=_smtp_users(value.get("users"), f"{place}.users"),
+        sign=_smtp_sign(value.get("sign"), f"{place}.sign"),
+        return_path=names.get("return_path"),
+        outbound=names.get("outbound"),
+        helo=names.get("helo") or names.get("outbound") or names["host"],
+        fault=fault,
+        latency_ms=_number(value.get("latency_ms", 0), f"{place}.latency_ms"),
+    )
+
+
+def _smtp_users(value: Any, place: str) -> dict[str, str]:
+    """Login → password. A message never repeats a password, only the login it belongs to."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{place} must map user names to passwords")
+    users = {}
+    for login, password in value.items():
+        if not isinstance(login, str) or not login or not login.isprintable() or " " in login:
+            raise ScenarioError(f"{place}: {str(login)[:80]!r} is not a user name (text without spaces)")
+        if not isinstance(password, str) or not password:
+            raise ScenarioError(f"{place}.{login}: the password must be text")
+        users[login] = password
+    return users
+
+
+def _smtp_sign(value: Any, place: str) -> DkimSignSpec | None:
+    """``sign``: ``{domain, selector, key_bits}``, or ``false`` / absent for no signing."""
+    if value is None or value is False:
+        return None
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{place} must be a mapping (domain, selector, key_bits) or false")
+    _known_keys(value, SMTP_SIGN_KEYS, place)
+    for key in ("domain", "selector"):
+        if not value.get(key):
+            raise ScenarioError(f"{place}.{key} is required")
+    selector = str(value["selector"]).lower()
+    if not _SELECTOR.match(selector):  # RFC 6376 §3.1: selectors are DNS labels
+        raise ScenarioError(f"{place}.selector {value['selector']!r} is not a DNS label")
+    key_bits = value.get("key_bits", 2048)
+    if isinstance(key_bits, bool) or key_bits not in DKIM_KEY_BITS:
+        raise ScenarioError(f"{place}.key_bits must be one of {', '.join(map(str, DKIM_KEY_BITS))}, "
+                            f"not {key_bits!r}")
+    return DkimSignSpec(_hostname(value["domain"], f"{place}.domain"), selector, key_bits)
 
 
 def _records(values: list, rdtype: str, where: str) -> None:

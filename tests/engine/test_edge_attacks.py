@@ -312,7 +312,7 @@ def test_nameservers_at_metadata_private_and_mapped_addresses_are_never_sent_a_p
     # Sent: NS of www and of the apex, A and AAAA of the 5 NS names, 4 questions to ns1. None
     # to a refused address: not a datagram, not a connection.
     assert net.counters() == {"dns_queries": 2 + 10 + 4, "connections_opened": 0,
-                              "http_connections": 0, "tls_probe_connections": 0}
+                              "http_connections": 0, "tls_probe_connections": 0, "smtp_connections": 0}
 
 
 def test_a_resolver_that_hangs_up_on_tcp_is_a_failed_query_not_a_crash(sandbox, hostile):

@@ -17,7 +17,7 @@ HOST = "hosts.www.shop.test"
     [
         ([1, 2], "scenario: the top level must be a mapping"),
         ({"host": {}}, "scenario: unknown key 'host' (known: name, description, project, dns, "
-                       "dns_latency_ms, nameservers, latency_ms, hosts, expect)"),
+                       "dns_latency_ms, nameservers, latency_ms, hosts, smtp, expect)"),
         ({"hosts": {"www.shop.test": {"https": [{"path": "/", "header": []}]}}},
          f"scenario: {HOST}.https[0]: unknown key 'header' (known: path, method, status, headers, body, "
          "body_file, body_json, latency_ms, stream, chunk_delay_ms)"),
@@ -26,7 +26,7 @@ HOST = "hosts.www.shop.test"
          "https, http, edge)"),
         ({"project": {"apex": "shop.test", "prefered_host": "www.shop.test"}},
          "scenario: project: unknown key 'prefered_host' (known: name, client_name, apex, preferred_host, "
-         "subdomains, endpoints, rollback_notes, dkim_selectors, mail_provider, mail_sending_ips)"),
+         "subdomains, endpoints, rollback_notes, dkim_selectors, mail_provider, mail_sending_ips, smtp)"),
         ({"hosts": {"www.shop.test": {"https": [{"path": "/", "status": 700}]}}},
          f"scenario: {HOST}.https[0].status must be an HTTP status code, not 700"),
         ({"hosts": {"www.shop.test": {"http": [{"path": "/", "status": "301"}]}}},

@@ -150,7 +150,8 @@ def test_the_contents_list_every_section_with_its_page(demo_handover):
         ("3. Status by stage", "3"),
         ("4. Findings, in fix order", "3"),
         ("5. Could not test", "5"),
-        ("6. Rollback", "6"),
+        ("6. Transactional mail", "6"),
+        ("7. Rollback", "6"),
     ]
 
 
@@ -220,7 +221,7 @@ def test_the_findings_come_in_fix_order_with_their_remediation(demo_handover):
 
 
 def test_the_could_not_test_list_gives_each_reason(demo_handover):
-    section = demo_handover.text.split("5. Could not test ")[2].split(" 6. Rollback ")[0]
+    section = demo_handover.text.split("5. Could not test ")[2].split(" 6. Transactional mail ")[0]
     # The table may break across pages: drop the footer and the repeated header.
     section = re.sub(r" ?Clubhouse · launch handover Page \d of \d( |$)", " ", section).strip()
     section = section.replace("CHECK TARGET REASON ", "")
@@ -240,7 +241,7 @@ def test_the_could_not_test_list_gives_each_reason(demo_handover):
 
 
 def test_the_rollback_notes_close_the_document(demo_handover):
-    assert demo_handover.text.endswith(f"6. Rollback {ROLLBACK} Clubhouse · launch handover Page 6 of 6")
+    assert demo_handover.text.endswith(f"7. Rollback {ROLLBACK} Clubhouse · launch handover Page 6 of 6")
 
 
 def test_every_page_but_the_cover_is_numbered(demo_handover):
@@ -255,3 +256,38 @@ def test_no_evidence_beyond_short_facts_reaches_the_pdf(demo_handover):
     for proof in (leaf["serial_hex"], leaf["sha256"], leaf["subject"], leaf["issuer"],
                   demo_handover.dns_server, "elapsed", "Location", "max-age=63072000", "{"):
         assert proof not in text
+
+
+def test_the_mail_section_shows_each_test_mail_and_the_headers_received(demo_handover):
+    summary, evidence = demo_handover.results[("email.transactional", "clubhouse.test")]
+    outbound = evidence["mails"]["welcome"]["peer_ip"]
+    section = demo_handover.text.split("6. Transactional mail ")[2].split(" 7. Rollback ")[0]
+    section = re.sub(r" ?Clubhouse · launch handover Page \d of \d( |$)", " ", section).strip()
+    delays = {kind: f"{mail['delivery_ms']} ms" for kind, mail in evidence["mails"].items()}
+    rows = " ".join(
+        f"{label} {delays[kind]} pass (d=clubhouse.test, s=mailhost) pass for {outbound} at clubhouse.test "
+        "pass (p=reject)"
+        for kind, label in [("welcome", "welcome"), ("password_reset", "password reset"),
+                            ("invite", "invite"), ("notification", "notification")]
+    )
+    assert section.startswith(
+        "Four test mails sent through the app's SMTP server (smtp.mailhost.test:587, starttls (TLSv1.3)) "
+        "and read back by Launch Ready's capture server, judged as a receiving mail server judges them "
+        f"(audit #{demo_handover.run_id}, "
+    )
+    assert re.fullmatch(
+        rf"4 test mails arrived within \d\.\d s, DKIM-signed by d=clubhouse.test \(aligned\), SPF pass for "
+        rf"{re.escape(outbound)} at clubhouse.test, DMARC pass", summary,
+    )
+    assert f" pass · {summary} " in section
+    assert f"MAIL ARRIVED DKIM SPF DMARC {rows} Headers of the welcome mail, as received " in section
+    assert "RETURN-PATH <hello@clubhouse.test> RECEIVED from audit.launchready.invalid" in section
+    assert "FROM Clubhouse <hello@clubhouse.test> MESSAGE-ID <" in section
+    # The signature's tags, not its value: b= is proof for a verifier, noise for a reader.
+    assert "DKIM-SIGNATURE v=1; a=rsa-sha256; c=relaxed/relaxed; d=clubhouse.test;" in section
+    assert " b=" not in section and "bh=" in section
+
+
+def test_the_smtp_password_appears_nowhere_in_the_document(demo_handover):
+    assert "sandbox-password" not in demo_handover.text
+    assert b"sandbox-password" not in demo_handover.pdf

@@ -70,7 +70,9 @@ def test_a_project_with_no_audit_yet_gets_a_handover_of_its_recorded_facts(world
         ("homepage", "GET", "https://www.alpha.example.com/")
     ]
     assert text.count("No finished audit yet.") == 3  # stage table, findings, could not test
-    assert text.endswith("6. Rollback Roll back with paas rollback. Project A · launch handover Page 3 of 3")
+    assert ("6. Transactional mail No transactional mail test in this audit: record the app's SMTP server "
+            "in the project to run one." in text)
+    assert text.endswith("7. Rollback Roll back with paas rollback. Project A · launch handover Page 3 of 3")
 
 
 def test_rollback_notes_keep_their_paragraphs_and_show_commands_as_code():

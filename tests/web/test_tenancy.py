@@ -28,6 +28,7 @@ PAGES = [
     Page("project edit form", "get", "projects:edit", "project"),
     Page("project edit", "post", "projects:edit", "project"),
     Page("audit start", "post", "checks:start", "project"),
+    Page("send test mails", "post", "checks:test_mails", "project"),
     Page("risk list", "get", "checks:risks", "project"),
     Page("run detail", "get", "checks:run", "done"),
     Page("progress JSON", "get", "checks:progress", "running"),

@@ -9,6 +9,7 @@ from checks.engine.checks import (  # noqa: F401
     edge,
     email_records,
     email_spf,
+    email_transactional,
     headers,
     http,
     tls,

@@ -5,8 +5,12 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from checks.engine.net.policy import OutboundPolicy
+
+if TYPE_CHECKING:
+    from checks.engine.email.mailbox import Mailbox
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,9 @@ class NetworkProfile:
     - timeouts in seconds, body cap in bytes.
     - ``cloudflare_ranges``: CIDRs taken as Cloudflare's proxy addresses; ``None`` = the
       published ranges shipped in ``data/cloudflare_ips.json``. Set by the sandbox and tests only.
+    - ``mail_capture_domain`` / ``mailbox``: where email.transactional's test mails are sent
+      and read back (``checks/engine/email/mailbox.py``); ``mail_wait_s`` how long it waits
+      for them to arrive. No mailbox: the check reports ``error``.
     """
 
     nameservers: tuple[str, ...] = ()
@@ -36,6 +43,9 @@ class NetworkProfile:
     max_redirects: int = 10
     user_agent: str = "LaunchReady/0.1 (+launch-readiness audit)"
     cloudflare_ranges: tuple[str, ...] | None = None
+    mail_capture_domain: str = ""
+    mailbox: Mailbox | None = field(default=None, compare=False)
+    mail_wait_s: float = 60.0
 
     def __hash__(self) -> int:
         return hash((self.nameservers, self.dns_port, self.allowed_networks))

@@ -1,10 +1,11 @@
-"""``Net``: one audit's view of the network (profile + shared DNS, HTTP and TLS clients)."""
+"""``Net``: one audit's view of the network (profile + shared DNS, HTTP, TLS and SMTP clients)."""
 
 from __future__ import annotations
 
 from checks.engine.net.dns import DnsClient
 from checks.engine.net.http import HttpClient
 from checks.engine.net.profile import DEFAULT_PROFILE, NetworkProfile
+from checks.engine.net.smtp import SmtpClient
 from checks.engine.net.tls import TlsClient
 
 
@@ -16,6 +17,7 @@ class Net:
         self.dns = DnsClient(profile)
         self.http = HttpClient(profile, self.dns)
         self.tls = TlsClient(profile, self.dns)
+        self.smtp = SmtpClient(profile, self.dns)
 
     def close(self) -> None:
         self.http.close()
@@ -27,11 +29,13 @@ class Net:
         self.close()
 
     def counters(self) -> dict[str, int]:
-        """``dns_queries`` sent; ``connections_opened`` in all (HTTP plus TLS probes), and the
-        two parts as ``http_connections`` and ``tls_probe_connections``."""
+        """``dns_queries`` sent; ``connections_opened`` in all (HTTP, TLS probes, SMTP), and the
+        parts as ``http_connections``, ``tls_probe_connections`` and ``smtp_connections``."""
         return {
             "dns_queries": self.dns.queries_sent,
-            "connections_opened": self.http.backend.connections_opened + self.tls.connections_opened,
+            "connections_opened": (self.http.backend.connections_opened + self.tls.connections_opened
+                                   + self.smtp.connections_opened),
             "http_connections": self.http.backend.connections_opened,
             "tls_probe_connections": self.tls.connections_opened,
+            "smtp_connections": self.smtp.connections_opened,
         }
