@@ -44,6 +44,8 @@ bench: $(VENV)/.installed
 	@$(PY) benchmarks/audit_wall.py
 	@$(PY) benchmarks/edge_stage.py
 	@$(PY) benchmarks/email_stage.py
+	@$(PY) benchmarks/handover_pdf.py
+	@$(PY) benchmarks/monitor_throughput.py
 
 clean:
 	rm -rf var/ .pytest_cache

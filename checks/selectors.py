@@ -101,4 +101,4 @@ def _spec_hosts(run: AuditRun) -> list[str]:
 
 
 def findings_by_key(project) -> dict[tuple[str, str], Finding]:
-    return {(f.check_id, f.target): f for f in project.findings.all()}
+    return {(f.check_id, f.target): f for f in project.findings.select_related("owner")}

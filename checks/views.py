@@ -6,13 +6,17 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from checks import selectors, services
-from checks.engine.spec import INVALID_PROJECT
+from checks.engine.scoring import readiness
+from checks.engine.spec import INVALID_PROJECT, InvalidMailSetting
+from checks.models import AuditRun
 from projects import access
+from projects.models import Project
 
 
 @login_required
@@ -37,10 +41,21 @@ def send_test_mails(request, project_id: int):
     if not project.smtp_host:
         messages.error(request, "Set the project's SMTP sending first: the test mails go through it.")
         return redirect("projects:detail", project_id=project.pk)
-    try:
-        services.audit_start(project=project, user=request.user, check_ids=TEST_MAIL_CHECKS)
-    except INVALID_PROJECT as exc:
-        messages.error(request, f"The test mails cannot be sent: {exc}")
+    with transaction.atomic():
+        # One batch of real mails at a time: a double click must not send eight.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        pending = project.runs.filter(state__in=[AuditRun.State.QUEUED, AuditRun.State.RUNNING],
+                                      check_ids=TEST_MAIL_CHECKS).first()
+        if pending is not None:
+            messages.info(request, f"Test mails are already being sent (run #{pending.pk}).")
+            return redirect("projects:detail", project_id=project.pk)
+        try:
+            problem = project.smtp_settings(secrets=True).problem
+            if problem:
+                raise InvalidMailSetting(problem)
+            services.audit_start(project=project, user=request.user, check_ids=TEST_MAIL_CHECKS)
+        except INVALID_PROJECT as exc:
+            messages.error(request, f"The test mails cannot be sent: {exc}")
     return redirect("projects:detail", project_id=project.pk)
 
 
@@ -65,8 +80,8 @@ def run_detail(request, run_id: int):
 
 def _risk_page(request, project, run):
     """The risk list of ``run``: ``risks`` as (CheckResult, Finding | None) pairs in fix order,
-    ``untested`` (status error), ``passed``, ``summary`` (counts); each result carries
-    ``evidence_json``."""
+    ``untested`` (status error), ``passed``, ``summary`` (counts), ``readiness`` (the score,
+    checks.engine.scoring); each result carries ``evidence_json``."""
     context = {"project": project, "run": run}
     if run is not None:
         findings = selectors.findings_by_key(project)
@@ -80,6 +95,7 @@ def _risk_page(request, project, run):
             untested=untested,
             passed=passed,
             summary=selectors.risk_summary(run),
+            readiness=readiness(run.results.only("stage", "impact", "status")),
         )
     return render(request, "checks/risks.html", context)
 

@@ -13,11 +13,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.db.models import Count
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import linebreaks
 from django.utils.safestring import SafeString, mark_safe
 
+from checks.dashboard import monitoring_charts
 from checks.engine.email.testmails import KINDS
 from checks.engine.registry import all_checks
 from checks.engine.result import Stage, Status
@@ -25,6 +27,8 @@ from checks.engine.spec import INVALID_PROJECT
 from checks.models import AuditRun, CheckResult
 from checks.selectors import latest_finished_run, latest_mail_test, risk_list, untested
 from handover.models import HandoverDocument
+from handover.record_context import record_context, withheld
+from launchready.charts import BarSeries, Chart, stacked_bar_chart
 from projects.models import Finding, Project
 
 # Lists lifted from evidence are capped so one odd record cannot fill pages.
@@ -181,7 +185,10 @@ def handover_context(project: Project, run: AuditRun | None) -> dict:
     blocker count), ``risks`` (``RiskItem``s), ``untested`` (``UntestedItem``s),
     ``rollback_notes`` (safe HTML, empty when none were written), ``mail_test`` (a
     ``MailTest`` of the newest transactional mail test, which may come from a later "Send test
-    mails" run than ``run``, or ``None``).
+    mails" run than ``run``, or ``None``), ``charts`` (``launchready.charts.Chart``s: see
+    ``handover_charts``), and the handover record's parts (``handover.record_context``:
+    ``deploy_steps``, ``monitoring_links``, ``secret_locations``, ``access_map``,
+    ``area_owners``, ``runbook``, ``sign_off``; secret-looking values withheld).
     """
     results = list(run.results.all()) if run is not None else []
     stages = stage_rows(results)
@@ -197,9 +204,61 @@ def handover_context(project: Project, run: AuditRun | None) -> dict:
         "blockers": sum(r.status == Status.FAIL and r.impact == "blocker" for r in results),
         "risks": risk_items(project, run) if run is not None else [],
         "untested": untested_items(run) if run is not None else [],
-        "rollback_notes": rollback_html(project.rollback_notes),
+        "rollback_notes": rollback_html(withheld(project.rollback_notes)),
         "mail_test": mail_test(latest_mail_test(project)),
+        "charts": handover_charts(project, run),
+        **record_context(project),  # the handover record's parts: see its docstring
     }
+
+
+# The risk history's layers, bottom up: impact, legend label, colour (the PDF's), fill pattern.
+IMPACT_LAYERS = (
+    ("blocker", "Blockers", "#b42318", "solid"),
+    ("high", "High", "#d9480f", "stripes"),
+    ("medium", "Medium", "#b7791f", "dots"),
+    ("low", "Low", "#3a6ea5", "lines"),
+)
+RISK_HISTORY_RUNS = 60
+
+
+def handover_charts(project: Project, run: AuditRun | None) -> list[Chart]:
+    """The handover's charts, in the order printed (``templates/handover/_charts.html`` draws
+    each one): open risks per audit up to ``run``, then, for a project with monitors, its
+    uptime per day (30 days) and p95 latency per hour (24 hours) as of now
+    (``checks.dashboard.monitoring_charts``)."""
+    return [risk_history_chart(project, until=run), *monitoring_charts(project)]
+
+
+def risk_history_chart(project: Project, *, until: AuditRun | None = None,
+                       narrow: tuple[int, int] | None = None) -> Chart:
+    """Open risks per finished full audit of ``project``, oldest first: one stacked bar per run
+    (its fail and warn results counted by launch impact, blockers at the bottom).
+
+    Only runs in state done of the whole launch surface count: a quick audit or a run of a few
+    checks ("Send test mails", ``check_ids`` set) tests a subset, so its low counts would read
+    as fixes. ``until`` stops the history at that run (a PDF from an older audit shows no later
+    ones); at most the newest ``RISK_HISTORY_RUNS``. Two queries. ``narrow`` also renders the
+    phone layout (``launchready.charts.NARROW``). No such run → the "No data yet" chart.
+    """
+    runs = project.runs.filter(state=AuditRun.State.DONE, check_ids=[], quick=False)
+    if until is not None:
+        runs = runs.filter(pk__lte=until.pk)
+    newest = runs.order_by("-finished_at", "-id").only("id", "finished_at", "created_at")
+    runs = list(newest[:RISK_HISTORY_RUNS])
+    runs.reverse()
+    risks = CheckResult.objects.filter(run__in=[r.pk for r in runs], status__in=(Status.FAIL, Status.WARN))
+    counts = {(row["run_id"], row["impact"]): row["n"]
+              for row in risks.values("run_id", "impact").annotate(n=Count("id"))}
+    moments = [timezone.localtime(r.finished_at or r.created_at) for r in runs]
+    layers = [BarSeries(impact, [counts.get((r.pk, impact), 0) for r in runs], label, colour, pattern)
+              for impact, label, colour, pattern in IMPACT_LAYERS]
+    return stacked_bar_chart(
+        "Open risks per audit", moments, layers, chart_id="risk-history", narrow=narrow,
+        category_noun="audit",
+        category_labels=[f"#{r.pk}, {m.day} {m:%b %Y}" for r, m in zip(runs, moments, strict=True)],
+        summary="Failing and warning checks of each full audit, by launch impact.",
+        empty_message="The history starts with the first finished full audit.",
+    )
 
 
 def host_facts(project: Project, results: list[CheckResult]) -> list[HostFacts]:

@@ -32,7 +32,10 @@ from django.views.decorators.debug import sensitive_variables
 MASK = "••••••••"  # the same eight dots whatever the secret: not even its length shows
 _HKDF_INFO = b"launchready field encryption v1"
 # Every stored secret, as (app_label.Model, field): what rotate_secrets re-encrypts.
-ENCRYPTED_FIELDS: tuple[tuple[str, str], ...] = (("projects.Project", "smtp_password_encrypted"),)
+ENCRYPTED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("projects.Project", "smtp_password_encrypted"),
+    ("checks.AlertChannel", "webhook_url_encrypted"),
+)
 
 
 class SecretDecryptionError(ValueError):
@@ -81,6 +84,15 @@ def encrypt(text: str) -> str:
     """``text`` encrypted with the first key: a Fernet token (url-safe base64 ASCII, about
     ``100 + 4/3·len`` characters). Raises ``ImproperlyConfigured`` for a malformed key."""
     return _fernet().encrypt(text.encode("utf-8")).decode("ascii")
+
+
+def readable(token: str) -> bool:
+    """True when a configured key opens ``token`` (the text is dropped at once)."""
+    try:
+        decrypt(token)
+    except SecretDecryptionError:
+        return False
+    return True
 
 
 def decrypt(token: str) -> str:

@@ -4,6 +4,7 @@ Embedded default: with no DATABASE_URL the database is SQLite under var/, and wi
 REDIS_URL audits run on a thread pool inside the web process (no broker needed).
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -117,6 +118,16 @@ WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Launch Ready <noreply@localhost>")
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT_S", default=10.0)  # seconds, per SMTP operation
+# The panel's public address: links in mails (invites) are built on it, never on the Host
+# header of the request (a client chooses that one).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL must start with http:// or https://, not {SITE_URL!r}")
+# How long an invite link works, in hours.
+INVITE_TTL_HOURS = env.int("INVITE_TTL_HOURS", default=72)
+if INVITE_TTL_HOURS < 1:
+    raise ImproperlyConfigured("INVITE_TTL_HOURS must be at least 1")
 
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -137,8 +148,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Monitors (checks/monitoring/): the beat tick hands out the monitors that are due, every
+# MONITOR_TICK_S seconds (a tick not taken within two periods expires: a stopped worker does
+# not come back to a pile of stale ticks).
+MONITOR_TICK_S = env.float("MONITOR_TICK_S", default=2.0)
+if not 0.5 <= MONITOR_TICK_S <= 30:
+    raise ImproperlyConfigured("MONITOR_TICK_S must be between 0.5 and 30 seconds")
+# Task modules outside an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ("checks.monitoring.retention",)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-audits": {"task": "checks.tasks.sweep_stale_audits", "schedule": 60.0},
+    # Raw probes into hourly roll-ups, raw probes older than 7 days pruned (idempotent).
+    "monitor-retention": {"task": "checks.monitoring.retention.retention_task", "schedule": 600.0},
+    "monitor-tick": {
+        "task": "checks.tasks.monitor_tick", "schedule": MONITOR_TICK_S,
+        "options": {"expires": 2 * MONITOR_TICK_S},
+    },
 }
 AUDIT_STALE_AFTER_S = env.int("AUDIT_STALE_AFTER_S", default=600)
 AUDIT_INPROCESS_WORKERS = env.int("AUDIT_INPROCESS_WORKERS", default=2)
@@ -151,21 +176,55 @@ AUDIT_HTTP_TIMEOUT_S = env.float("AUDIT_HTTP_TIMEOUT_S", default=10.0)
 # mails there and reads them back through Redis. Empty (or no REDIS_URL): that check errors.
 MAIL_CAPTURE_DOMAIN = env("MAIL_CAPTURE_DOMAIN", default="").strip().lower().rstrip(".")
 
+# Networks (CIDRs) that monitors' probes and alert webhooks may reach although the outbound
+# policy refuses them (loopback, private). Empty in production; tests set 127.0.0.0/8.
+MONITOR_ALLOWED_NETWORKS = env.list("MONITOR_ALLOWED_NETWORKS", default=[])
+for _network in MONITOR_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"MONITOR_ALLOWED_NETWORKS: {_network!r} is not a CIDR network") from None
+
 # Projects may be tied to a sandbox scenario (demo and tests); scenarios are read from here.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", default=True)
 SCENARIOS_DIR = Path(env("SCENARIOS_DIR", default=str(BASE_DIR / "scenarios")))
 HANDOVER_DIR = Path(env("HANDOVER_DIR", default=str(VAR_DIR / "handover")))
 
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Structured: one JSON object per line (launchready/logformat.py), every field with tokens,
+    # passwords and webhook URLs masked; LOG_FORMAT=plain for a human-friendly console.
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "launchready.logformat.JsonLinesFormatter"},
+    },
+    # Request paths can carry invite and password-reset tokens: masked where Django logs them.
+    # "secrets" masks every credential the console's messages may carry (the JSON formatter
+    # masks its whole line again, tracebacks included).
+    "filters": {
+        "url_secrets": {"()": "launchready.redaction.RedactUrlSecrets"},
+        "secrets": {"()": "launchready.logformat.RedactSecrets"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                    "filters": ["url_secrets", "secrets"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # WeasyPrint and fontTools narrate every PDF at INFO.
     # httpx logs every request of an audit at INFO: evidence belongs in results, not logs.
     # aiosmtpd ("mail.log": the sandbox's SMTP server and the capture server) logs every
     # protocol line at INFO and an AUTH LOGIN answer — a base64 password — at DEBUG.
-    "loggers": {name: {"level": "WARNING"}
-                for name in ("fontTools", "weasyprint", "httpx", "httpcore", "mail.log")},
+    "loggers": {
+        **{name: {"level": "WARNING"}
+           for name in ("fontTools", "weasyprint", "httpx", "httpcore", "mail.log")},
+        # The loggers that log request paths mask them at the source too, for every handler
+        # (Django's own, tests'). Naming a logger here drops its handlers: django.server
+        # (runserver's request lines) then reaches the console through root.
+        **{name: {"filters": ["url_secrets"], "propagate": True}
+           for name in ("django.request", "django.server", "django.security.csrf")},
+    },
 }

@@ -11,9 +11,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from checks.models import AuditRun
+from checks.models import AlertChannel, AuditRun, Monitor
 from handover.models import HandoverDocument
-from projects.models import Agency, Membership, Project
+from projects.models import Agency, Finding, Invite, Membership, Project
 
 STAFF = Membership.STAFF_ROLES
 
@@ -71,3 +71,62 @@ def document_for(user, document_id) -> HandoverDocument:
         )
     except (HandoverDocument.DoesNotExist, ValueError, TypeError):
         raise Http404("No such document") from None
+
+
+def finding_for(user, project_id, finding_id, *, write: bool = False) -> Finding:
+    """A finding of a project ``user`` may see (and change when ``write``), else 404 / 403.
+    A finding of another project answers 404 even when both are ``user``'s."""
+    project = project_for(user, project_id, write=write)
+    try:
+        finding = project.findings.select_related("owner", "first_run", "last_run").get(pk=int(finding_id))
+    except (Finding.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such finding") from None
+    finding.project = project
+    return finding
+
+
+def invite_for(user, invite_id) -> Invite:
+    """An invite of an agency ``user`` is staff of (to revoke it). A founder who can see one of
+    its projects gets ``PermissionDenied`` (read-only); anyone else 404."""
+    try:
+        pk = int(invite_id)
+    except (ValueError, TypeError):
+        raise Http404("No such invite") from None
+    invite = Invite.objects.filter(pk=pk, agency__in=staff_agencies(user)).first()
+    if invite is not None:
+        return invite
+    if Invite.objects.filter(pk=pk, projects__in=projects_for(user)).exists():
+        raise PermissionDenied("Read-only access")
+    raise Http404("No such invite")
+
+
+def project_for_sign_off(user, project_id) -> tuple[Project, str]:
+    """The project and the side ``user`` signs its handover record for: ``"consultant"`` for
+    the agency's staff, ``"founder"`` for a founder granted the project — the one write a
+    founder may make. Anyone else gets 404, as for every other page."""
+    project = project_for(user, project_id)
+    return project, "consultant" if can_write(user, project) else "founder"
+
+
+def monitor_for(user, project_id, monitor_id, *, write: bool = False) -> Monitor:
+    """A monitor of a project ``user`` may see (and change when ``write``), else 404 / 403; a
+    monitor of another project answers 404 even when both are ``user``'s."""
+    project = project_for(user, project_id, write=write)
+    try:
+        monitor = project.monitors.select_related("endpoint").get(pk=int(monitor_id))
+    except (Monitor.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such monitor") from None
+    monitor.project = project
+    return monitor
+
+
+def channel_for(user, project_id, channel_id, *, write: bool = False) -> AlertChannel:
+    """An alert channel of a project ``user`` may see (and change when ``write``), else 404 /
+    403; a channel of another project answers 404."""
+    project = project_for(user, project_id, write=write)
+    try:
+        channel = project.alert_channels.get(pk=int(channel_id))
+    except (AlertChannel.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such alert channel") from None
+    channel.project = project
+    return channel

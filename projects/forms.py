@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import password_validation
+from django.db.models import Q
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from checks.engine.email.providers import InvalidMailSetting, mail_providers, sending_networks
@@ -21,6 +25,16 @@ from checks.engine.spec import (
 )
 from checks.network import scenario_path
 from launchready.crypto import MASK
+from projects.finding_services import (
+    MAX_ACCEPTANCE,
+    allowed_statuses,
+    finding_accept,
+    finding_comment,
+    finding_set_due,
+    finding_set_owner,
+    finding_set_status,
+    staff_of,
+)
 from projects.models import Endpoint, Project
 
 # The form's SMTP section, in display order (templates/projects/form.html shows it apart).
@@ -113,7 +127,8 @@ class ProjectForm(forms.ModelForm):
             "smtp_username": "User name",
         }
         help_texts = {
-            "smtp_host": "The server the app submits its mail to; blank turns the mail test off",
+            "smtp_host": "The server the app submits its mail to; leave every SMTP field blank to turn "
+                         "the mail test off",
             "smtp_port": "Blank: 587, 465 or 25, by security",
             "smtp_security": "STARTTLS (RFC 3207, port 587) or implicit TLS (RFC 8314, port 465); "
                              "with none (port 25) no password is sent",
@@ -147,6 +162,10 @@ class ProjectForm(forms.ModelForm):
                 f"{e.kind} {e.method} {e.url}" for e in self.instance.endpoints.all()
             )
         self._smtp_password_fields()
+
+    def clean_name(self) -> str:
+        # A line break in a name would end up in mail headers and page titles: one line only.
+        return " ".join(self.cleaned_data["name"].split())
 
     def _smtp_password_fields(self) -> None:
         """Say whether a password is stored (never what it is); offer to clear it only then."""
@@ -235,9 +254,12 @@ class ProjectForm(forms.ModelForm):
             self.add_error("smtp_password", "Enter the password of this user")
         if has_password and security == Project.SmtpSecurity.NONE:
             self.add_error("smtp_security", "With no TLS the password would cross the network in clear: "
-                                            "choose STARTTLS or implicit TLS")
+                                            "choose STARTTLS or implicit TLS, or clear the stored password")
         if not from_address:
             self.add_error("mail_from", "Give the From address the app's mail carries")
+            return
+        if cleaned.get("smtp_port") == 0:  # 0 would silently mean "the usual port"
+            self.add_error("smtp_port", "SMTP port 0 is not between 1 and 65535")
             return
         try:
             smtp = SmtpSettings(host=host, from_address=from_address, port=cleaned.get("smtp_port") or 0,
@@ -364,3 +386,180 @@ def _hostname(value: str) -> str:
         return normalize_hostname(value)
     except InvalidHostname as exc:
         raise forms.ValidationError(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------
+# Findings: one small form per change a person can make on the finding page. Each form is
+# built for one finding (``finding=``) and ``apply(actor)`` hands the cleaned data to
+# projects.finding_services, which decides what is allowed (FindingChangeError otherwise).
+
+def _date_input(**attrs) -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date", **attrs}, format="%Y-%m-%d")
+
+
+class _FindingForm(forms.Form):
+    def __init__(self, *args, finding, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.finding = finding
+
+
+class FindingStatusForm(_FindingForm):
+    """Move the finding to one of the statuses a person may choose from where it is."""
+
+    status = forms.ChoiceField(label="New status")
+    note = forms.CharField(
+        label="Note", required=False, max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What was done, or why (shown in the history)",
+    )
+
+    def __init__(self, *args, finding, **kwargs):
+        super().__init__(*args, finding=finding, **kwargs)
+        self.fields["status"].choices = [
+            (s, finding.Status(s).label) for s in allowed_statuses(finding)
+        ]
+
+    def apply(self, actor):
+        return finding_set_status(
+            self.finding, actor=actor, status=self.cleaned_data["status"], text=self.cleaned_data["note"]
+        )
+
+
+class FindingOwnerForm(_FindingForm):
+    """Who fixes it: an owner or consultant of the agency, or nobody."""
+
+    owner = forms.ModelChoiceField(label="Owner", queryset=None, required=False, empty_label="Nobody")
+
+    def __init__(self, *args, finding, **kwargs):
+        super().__init__(*args, finding=finding, **kwargs)
+        self.fields["owner"].queryset = staff_of(finding)
+        self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        self.fields["owner"].initial = finding.owner_id
+
+    def apply(self, actor):
+        return finding_set_owner(self.finding, actor=actor, owner=self.cleaned_data["owner"])
+
+
+class FindingDueForm(_FindingForm):
+    """By when it should be fixed; blank removes the date."""
+
+    due_date = forms.DateField(label="Due date", required=False, widget=_date_input())
+
+    def __init__(self, *args, finding, **kwargs):
+        super().__init__(*args, finding=finding, **kwargs)
+        self.fields["due_date"].initial = finding.due_date
+        self.fields["due_date"].widget.attrs["min"] = timezone.localdate().isoformat()
+
+    def apply(self, actor):
+        return finding_set_due(self.finding, actor=actor, due_date=self.cleaned_data["due_date"])
+
+
+class FindingAcceptForm(_FindingForm):
+    """Accept the risk: why, and until when (at most a year)."""
+
+    reason = forms.CharField(
+        label="Why is this risk accepted?", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    until = forms.DateField(
+        label="Accepted until", widget=_date_input(),
+        help_text="At most a year ahead. After this date the next failing audit opens it again.",
+    )
+
+    def __init__(self, *args, finding, **kwargs):
+        super().__init__(*args, finding=finding, **kwargs)
+        self.fields["reason"].initial = finding.accepted_reason
+        self.fields["until"].initial = finding.accepted_until
+        today = timezone.localdate()  # the browser's date picker offers only what is allowed
+        self.fields["until"].widget.attrs.update(
+            min=(today + timedelta(days=1)).isoformat(), max=(today + MAX_ACCEPTANCE).isoformat()
+        )
+
+    def apply(self, actor):
+        return finding_accept(
+            self.finding, actor=actor, reason=self.cleaned_data["reason"], until=self.cleaned_data["until"]
+        )
+
+
+class FindingCommentForm(_FindingForm):
+    """A comment; internal ones stay inside the agency."""
+
+    text = forms.CharField(label="Comment", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    internal = forms.BooleanField(
+        label="Internal: only the agency sees it (the founder does not)", required=False, initial=True,
+    )
+
+    def apply(self, actor):
+        return finding_comment(
+            self.finding, actor=actor, text=self.cleaned_data["text"], internal=self.cleaned_data["internal"]
+        )
+
+
+# The finding page's forms by the ``action`` its submit buttons send (also the forms' prefix).
+FINDING_FORMS: dict[str, type[_FindingForm]] = {
+    "status": FindingStatusForm,
+    "owner": FindingOwnerForm,
+    "due": FindingDueForm,
+    "accept": FindingAcceptForm,
+    "comment": FindingCommentForm,
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Invites (projects/invites.py decides what an invite does; these only take the input).
+
+class InviteForm(forms.Form):
+    """The founder's address, on the project page."""
+
+    email = forms.EmailField(
+        label="Founder's email", max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off", "placeholder": "founder@example.com"}),
+    )
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        granted = self.project.founders.filter(Q(email__iexact=email) | Q(username__iexact=email))
+        if granted.exists():
+            raise forms.ValidationError(
+                f"{email} can already see this project. Forgot the password? "
+                "The sign-in page sends a reset link."
+            )
+        return email
+
+
+class InviteSetPasswordForm(forms.Form):
+    """A new account's password, typed twice; its strength is checked by the invite service
+    against AUTH_PASSWORD_VALIDATORS (errors land on ``password1``)."""
+
+    password1 = forms.CharField(
+        label="Choose a password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+    )
+    password2 = forms.CharField(
+        label="Type it again", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].help_text = " ".join(password_validation.password_validators_help_texts())
+
+    @sensitive_variables("first", "second")
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+
+class InviteSignInForm(forms.Form):
+    """The current password of an existing account, to attach the invite to it."""
+
+    password = forms.CharField(
+        label="Your Launch Ready password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )

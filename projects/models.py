@@ -12,11 +12,13 @@ from checks.engine.spec import (
     ENDPOINT_KINDS,
     ENDPOINT_METHODS,
     EndpointSpec,
-    InvalidMailSetting,
     ProjectSpec,
     SmtpSettings,
 )
 from launchready import crypto
+
+UNREADABLE_PASSWORD = ("the stored SMTP password cannot be decrypted with FIELD_ENCRYPTION_KEYS: "
+                       "enter it again on the project form")
 
 
 class Agency(models.Model):
@@ -134,30 +136,33 @@ class Project(models.Model):
         """The project's SMTP sending, ``None`` while ``smtp_host`` is blank. The password is
         decrypted only with ``secrets`` (the audit that sends); otherwise it is "".
 
-        Raises ``InvalidMailSetting`` for stored settings that are not valid, or (``secrets``)
-        a password no configured key decrypts.
+        Raises ``InvalidMailSetting`` for stored settings that are not valid. A password no
+        configured key decrypts (``secrets``) is not raised: it becomes the settings'
+        ``problem``, so only the mail test reports it and the rest of the audit runs.
         """
         if not self.smtp_host:
             return None
-        password = ""
+        password, problem = "", ""
         if secrets:
             try:
                 password = self.smtp_password
             except crypto.SecretDecryptionError:
-                raise InvalidMailSetting(
-                    "the stored SMTP password cannot be decrypted with FIELD_ENCRYPTION_KEYS: "
-                    "enter it again on the project form"
-                ) from None
+                problem = UNREADABLE_PASSWORD
         return SmtpSettings(
             host=self.smtp_host, from_address=self.mail_from, port=self.smtp_port or 0,
-            security=self.smtp_security, username=self.smtp_username, password=password,
+            security=self.smtp_security, username=self.smtp_username, password=password, problem=problem,
         )
 
     def spec(self, *, secrets: bool = False) -> ProjectSpec:
         """The engine's view of this project (raises ``InvalidHostname`` for a bad apex,
         ``InvalidMailSetting`` for bad mail settings). ``secrets``: decrypt the SMTP password
         into ``spec.smtp`` — only the audit stage that runs the checks asks for it, so pages
-        that only need the hosts never hold it."""
+        that only need the hosts never hold it. ``spec.handover``: the handover record's facts
+        (stage 7), always given — an empty record fails each part. ``spec.monitoring``: its
+        monitors, alert channels and log scan (stage 5), always given (three queries)."""
+        from checks.monitoring_facts import monitoring_facts  # checks' models refer back to Project
+        from handover.facts import handover_facts  # handover's models refer back to Project
+
         return ProjectSpec(
             name=self.name,
             apex=self.apex_domain,
@@ -170,6 +175,8 @@ class Project(models.Model):
             endpoints=tuple(
                 EndpointSpec(kind=e.kind, url=e.url, method=e.method) for e in self.endpoints.all()
             ),
+            handover=handover_facts(self),
+            monitoring=monitoring_facts(self),
         )
 
 
@@ -194,12 +201,15 @@ class Endpoint(models.Model):
 class Finding(models.Model):
     """A risk with a stable identity (project, check id, target) across audit runs.
 
-    Lifecycle: open → fixed (claimed) → verified (a later run passed); a verified finding
-    that fails again is regressed; accepted = a risk the agency chose to live with.
+    Lifecycle: open → in progress → fixed (claimed by a person) → verified (a later run
+    passed); a verified finding that fails again is regressed; accepted = a risk the agency
+    chose to live with, with a reason, until ``accepted_until`` (then the next failing run
+    opens it again). Every change is kept as a ``FindingEvent``.
     """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
         FIXED = "fixed", "Fixed (claimed)"
         VERIFIED = "verified", "Verified"
         REGRESSED = "regressed", "Regressed"
@@ -210,8 +220,17 @@ class Finding(models.Model):
     target = models.CharField(max_length=2000)
     stage = models.CharField(max_length=20)
     impact = models.CharField(max_length=10)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
     last_result_status = models.CharField(max_length=10)
+    # Who fixes it (an agency staff member) and by when.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="owned_findings",
+    )
+    due_date = models.DateField(null=True, blank=True)
+    # An accepted risk: why, and until when it stays quiet.
+    accepted_reason = models.TextField(blank=True)
+    accepted_until = models.DateField(null=True, blank=True)
     summary = models.TextField()
     remediation = models.TextField(blank=True)
     first_run = models.ForeignKey("checks.AuditRun", null=True, on_delete=models.SET_NULL, related_name="+")
@@ -228,3 +247,65 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_id} {self.target}: {self.status}"
+
+
+class FindingEvent(models.Model):
+    """One change in a finding's history: who (``actor``; ``None`` = an audit run) did what,
+    when. ``kind`` says what changed; ``from_status``/``to_status`` for status changes;
+    ``text`` a comment or reason; ``internal`` comments stay inside the agency (founders never
+    see them)."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened by an audit"
+        STATUS = "status", "Status changed"
+        OWNER = "owner", "Owner changed"
+        DUE = "due", "Due date changed"
+        ACCEPTED = "accepted", "Risk accepted"
+        COMMENT = "comment", "Comment"
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run = models.ForeignKey(
+        "checks.AuditRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    text = models.TextField(blank=True)
+    internal = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.finding_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Invite(models.Model):
+    """An invitation to join an agency by email: a founder (``role`` client, granted
+    ``projects``) or a consultant. The link carries a random token; only its SHA-256 is
+    stored. Single use (``accepted_at``), expires at ``expires_at``."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="invites")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Membership.Role.choices, default=Membership.Role.CLIENT)
+    projects = models.ManyToManyField(Project, blank=True, related_name="invites")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invite {self.email} to {self.agency} ({self.role})"

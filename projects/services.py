@@ -7,8 +7,11 @@ from pathlib import Path
 from django.db import transaction
 
 from checks.engine.audit import spec_from_dict
+from checks.engine.handover_record import handover_from_dict
 from checks.engine.spec import SMTP_DEFAULT_PORTS, SmtpSettings
+from checks.monitoring_facts import monitoring_sync
 from checks.sandbox import Scenario
+from handover.records import record_sync
 from projects.models import Agency, Endpoint, Project
 
 SANDBOX_AGENCY = ("sandbox", "Sandbox")
@@ -23,7 +26,9 @@ def agency_get_or_create(*, slug: str, name: str) -> Agency:
 def project_sync_from_scenario(scenario: Scenario, *, agency: Agency | None = None) -> Project:
     """The project a scenario describes, created or updated, tied to that scenario's sandbox.
     Its ``project.smtp`` mapping ``{host, port, security, username, password, from}`` becomes
-    the project's SMTP sending (the password stored encrypted); no mapping clears it.
+    the project's SMTP sending (the password stored encrypted); no mapping clears it. Its
+    ``project.handover`` mapping becomes the project's handover record (rows replaced), its
+    ``project.monitoring`` mapping its monitors, alert channels and log scan (rows replaced).
 
     Raises ``ValueError`` (or ``InvalidHostname``) when the scenario's project is unusable.
     """
@@ -48,6 +53,12 @@ def project_sync_from_scenario(scenario: Scenario, *, agency: Agency | None = No
     Endpoint.objects.bulk_create(
         Endpoint(project=project, kind=e.kind, url=e.url, method=e.method) for e in spec.endpoints
     )
+    # The handover record as the scenario writes it (validated by spec_from_dict above); no
+    # ``handover:`` mapping leaves an empty record, as a new project has.
+    record_sync(project, handover_from_dict(scenario.project.get("handover") or {}))
+    # Monitoring as the scenario writes it (monitors, alert channels, the log scan), rows
+    # replaced; no ``monitoring:`` mapping leaves none, as a new project has.
+    monitoring_sync(project, scenario.project.get("monitoring"), spec)
     return project
 
 

@@ -6,25 +6,44 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.views.decorators.debug import sensitive_post_parameters
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST
 
+from checks.engine.scoring import readiness
 from checks.engine.spec import INVALID_PROJECT, InvalidMailSetting
 from checks.models import AuditRun
 from checks.selectors import edge_matrix, latest_finished_run, latest_mail_test, risk_summary
 from checks.services import run_progress, sweep_stale_audits
+from launchready import crypto
 from launchready.crypto import mask
-from projects import access
-from projects.forms import ProjectForm
+from projects import access, invites
+from projects.finding_services import FindingChangeError
+from projects.findings import finding_history
+from projects.forms import (
+    FINDING_FORMS,
+    InviteForm,
+    InviteSetPasswordForm,
+    InviteSignInForm,
+    ProjectForm,
+)
+from projects.models import Finding
 
 
 @login_required
 def project_list(request):
     # Only each project's latest run is fetched (a sliced prefetch: one query, a window function).
-    latest = Prefetch("runs", queryset=AuditRun.objects.all()[:1], to_attr="latest_runs")
+    # Full audits only: a "Send test mails" run says nothing of the launch as a whole.
+    latest = Prefetch("runs", queryset=AuditRun.objects.filter(check_ids=[])[:1], to_attr="latest_runs")
     projects = access.projects_for(request.user).select_related("agency").prefetch_related(latest)
     rows = [{"project": p, "run": next(iter(p.latest_runs), None)} for p in projects]
     return render(request, "projects/list.html", {
@@ -79,6 +98,7 @@ def project_detail(request, project_id: int):
         "progress": run_progress(current) if current else None,
         "finished": finished,
         "summary": risk_summary(finished) if finished else None,
+        "readiness": _readiness(finished),
         "edge": edge_matrix(finished, hosts) if finished else None,
         "documents": project.handovers.defer("pdf")[:10],
         "can_write": access.can_write(request.user, project),
@@ -87,7 +107,22 @@ def project_detail(request, project_id: int):
         "mail_test": latest_mail_test(project),
         # Only the file name: the server's paths are none of the reader's business.
         "scenario_label": Path(project.sandbox_scenario).name if project.sandbox_scenario else "",
+        # Staff only: who was invited to follow the project (founders never see others' emails).
+        "invite_card": _invite_card(request.user, project),
     })
+
+
+def _invite_card(user, project) -> dict | None:
+    """``{"rows": [InviteRow], "ttl_hours": int}`` for staff; ``None`` for founders, who never
+    see who else was invited."""
+    if not access.can_write(user, project):
+        return None
+    return {"rows": invites.invite_rows(project), "ttl_hours": settings.INVITE_TTL_HOURS}
+
+
+def _readiness(run):
+    """The launch-readiness score of a finished ``run`` (``checks.engine.scoring``), or None."""
+    return readiness(run.results.only("stage", "impact", "status")) if run else None
 
 
 def _smtp(project) -> dict:
@@ -103,6 +138,9 @@ def _smtp(project) -> dict:
         "host": smtp.host, "port": smtp.port, "security": project.get_smtp_security_display(),
         "username": smtp.username, "from_address": smtp.from_address,
         "password_mask": mask(project.smtp_password_encrypted),
+        # Decrypted here only to learn whether it still can be; never shown.
+        "password_unreadable": bool(project.smtp_password_encrypted) and not crypto.readable(
+            project.smtp_password_encrypted),
     }, "smtp_error": ""}
 
 
@@ -112,3 +150,151 @@ def _hosts(project) -> list[str]:
         return project.spec().hosts
     except INVALID_PROJECT:
         return []
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def finding_detail(request, project_id: int, finding_id: int):
+    """A finding: what is wrong, how to fix it, its result at each audit, its history and
+    comments. Staff change it here (one form per change, chosen by the POST's ``action``);
+    founders read it without the internal comments, and a POST from them answers 403."""
+    writing = request.method == "POST"
+    finding = access.finding_for(request.user, project_id, finding_id, write=writing)
+    can_write = writing or access.can_write(request.user, finding.project)
+    forms = {}
+    if can_write:
+        forms = {action: form(finding=finding, prefix=action) for action, form in FINDING_FORMS.items()}
+    if writing:
+        action = request.POST.get("action", "")
+        if action not in FINDING_FORMS:
+            return HttpResponseBadRequest("Unknown change")
+        form = forms[action] = FINDING_FORMS[action](request.POST, finding=finding, prefix=action)
+        if form.is_valid():
+            try:
+                event = form.apply(request.user)
+            except FindingChangeError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Saved." if event else "Nothing changed.")
+                return redirect("projects:finding", project_id=finding.project_id, finding_id=finding.pk)
+    events = finding.events.select_related("actor", "run")
+    if not can_write:
+        events = events.exclude(internal=True)  # notes marked internal stay inside the agency
+    labels = dict(Finding.Status.choices)
+    events = list(events)
+    for event in events:
+        event.from_label, event.to_label = labels.get(event.from_status, ""), labels.get(event.to_status, "")
+    return render(request, "projects/finding.html", {
+        "project": finding.project,
+        "finding": finding,
+        "events": events,
+        "today": timezone.localdate(),
+        "history": finding_history(finding),
+        "can_write": can_write,
+        "forms": forms,
+        "failed_action": request.POST.get("action") if writing else "",
+    })
+
+
+# ---------------------------------------------------------------------------------------
+# Invites: staff invite a project's founder; the founder accepts through the mailed link.
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def invite_create(request, project_id: int):
+    """Invite a founder to the project by email (staff; founders 403, others 404). The
+    project page's invite card posts here; a valid address sends the mail and returns to the
+    project, an invalid one shows this form again with the error."""
+    project = access.project_for(request.user, project_id, write=True)
+    form = InviteForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invite, _token = invites.invite_create(
+                agency=project.agency, email=form.cleaned_data["email"], projects=[project],
+                created_by=request.user,
+            )
+        except invites.InviteNotSent as exc:
+            form.add_error(None, f"{exc}. Nothing was stored; try again later.")
+        else:
+            until = dateformat.format(timezone.localtime(invite.expires_at), "j M Y, H:i T")
+            messages.success(request, f"Invite sent to {invite.email}. The link works until {until}.")
+            return redirect(reverse("projects:detail", args=[project.pk]) + "#invites")
+    return render(request, "projects/invite_form.html", {"form": form, "project": project})
+
+
+@require_POST
+@login_required
+def invite_revoke(request, invite_id: int):
+    """End a pending invite (staff of its agency; founders 403, others 404); back to ``next``
+    (a page of this site) or the project list."""
+    invite = access.invite_for(request.user, invite_id)
+    if invites.invite_revoke(invite):
+        messages.success(request, f"The invite to {invite.email} is revoked: its link no longer works.")
+    else:
+        messages.info(request, f"The invite to {invite.email} was already accepted or expired.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("projects:list")
+    return redirect(target)
+
+
+@sensitive_variables("token", "password")
+@sensitive_post_parameters("password", "password1", "password2")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invite_accept(request, token: str):
+    """The page of an invite link (no login needed). A pending invite shows its agency and
+    projects and asks for a password: a new one (new account), the account's own (the address
+    already has one), or nothing (that account is signed in); then signs the person in and
+    opens the project. Any unusable link answers one 410 page ("expired or already used").
+
+    The token is in the path only: the form posts back to the same URL, the page links
+    nowhere with it, and request logs mask it (launchready.redaction).
+    """
+    try:
+        invite = invites.invite_usable(token)
+    except invites.InviteUnusable:
+        return _invite_gone(request)
+    signed_in = request.user if request.user.is_authenticated else None
+    if signed_in is not None and not invites.is_for(invite, signed_in):
+        return _invite_page(request, invite, mode="wrong_account", form=None)
+    mode = "signed_in" if signed_in else ("existing" if invites.existing_accounts(invite.email) else "new")
+    form_class = {"signed_in": None, "existing": InviteSignInForm, "new": InviteSetPasswordForm}[mode]
+    form = form_class(request.POST or None) if form_class else None
+    if request.method == "POST" and (form is None or form.is_valid()):
+        password = (form.cleaned_data.get("password1") or form.cleaned_data.get("password")) if form else ""
+        try:
+            user = invites.invite_accept(token, password=password, user=signed_in)
+        except invites.InviteUnusable:
+            return _invite_gone(request)
+        except ValidationError as exc:
+            if form is None:  # signed in: no password to blame
+                messages.error(request, " ".join(exc.messages))
+            else:
+                form.add_error("password1" if mode == "new" else "password", exc)
+        else:
+            login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+            messages.success(request, f"Welcome to {invite.agency.name}'s Launch Ready.")
+            project = invites.landing_project(invite)
+            if project is not None:
+                return redirect("projects:detail", project_id=project.pk)
+            return redirect("projects:list")
+    return _invite_page(request, invite, mode=mode, form=form)
+
+
+def _invite_page(request, invite, *, mode: str, form):
+    # The URL holds the token: the site's Referrer-Policy "same-origin" keeps it from other
+    # sites ("no-referrer" would make the browser send "Origin: null", failing CSRF).
+    return render(request, "projects/invite_accept.html", {
+        "invite": invite,
+        "mode": mode,
+        "form": form,
+        "projects": invite.projects.order_by("name", "pk"),
+        "founder": invite.role == invites.Role.CLIENT,
+    })
+
+
+def _invite_gone(request):
+    """One answer for every unusable link: 410, whatever the reason."""
+    return render(request, "projects/invite_invalid.html", status=410)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from checks.engine.handover_record import handover_from_dict
+from checks.engine.monitoring_record import monitoring_from_dict
 from checks.engine.net.profile import DEFAULT_PROFILE, NetworkProfile
 from checks.engine.net.session import Net
 from checks.engine.registry import Context
@@ -17,7 +19,9 @@ from checks.engine.spec import InvalidEndpoint, ProjectSpec, SmtpSettings, endpo
 
 
 def spec_from_dict(data: dict) -> ProjectSpec:
-    """A ``ProjectSpec`` from a scenario's ``project`` mapping (raises ``ValueError``)."""
+    """A ``ProjectSpec`` from a scenario's ``project`` mapping (raises ``ValueError``); its
+    ``handover`` mapping (``checks/engine/handover_record.py``) becomes ``spec.handover``, its
+    ``monitoring`` mapping (``checks/engine/monitoring_record.py``) ``spec.monitoring``."""
     if not data.get("apex") or not isinstance(data["apex"], str):
         raise ValueError("the project needs an apex domain")
     if not isinstance(data.get("endpoints") or [], list):
@@ -52,6 +56,15 @@ def spec_from_dict(data: dict) -> ProjectSpec:
         kwargs["mail_sending_ips"] = tuple(str(ip) for ip in sending_ips)
     if data.get("smtp") is not None:
         kwargs["smtp"] = smtp_from_dict(data["smtp"])
+    if "handover" in data:  # absent: stage 7 is not audited; {}: a record with nothing in it
+        rollback = bool(str(data.get("rollback_notes") or "").strip())
+        kwargs["handover"] = handover_from_dict(data["handover"] or {}).facts(rollback=rollback)
+    if "monitoring" in data:  # absent: stage 5 is not audited; {}: nothing monitored
+        monitoring = {} if data["monitoring"] is None else data["monitoring"]
+        kwargs["monitoring"] = monitoring_from_dict(
+            monitoring, tuple(endpoints), apex=str(data["apex"]),
+            preferred_host=str(data.get("preferred_host") or ""),
+        ).facts()
     preferred = str(data.get("preferred_host") or "")
     spec = ProjectSpec(
         name=str(data.get("name") or data["apex"]),

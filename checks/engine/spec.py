@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from checks.engine.email.providers import InvalidMailSetting, mail_provider_key, sending_networks
 from checks.engine.hostnames import InvalidHostname, dkim_selector, normalize_hostname, subdomain_label
+
+if TYPE_CHECKING:
+    from checks.engine.loghygiene import LogScan
 
 ENDPOINT_KINDS = (
     "homepage",
@@ -76,7 +80,7 @@ class EndpointSpec:
 
 SMTP_SECURITY = ("starttls", "tls", "none")  # STARTTLS (RFC 3207), implicit TLS (RFC 8314), plain
 SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
-_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[^@\s<>\"(),;:]{1,253}$")
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:\x00-\x1f\x7f]{1,64}@[^@\s<>\"(),;:\x00-\x1f\x7f]{1,253}$")
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class SmtpSettings:
     security: str = "starttls"
     username: str = ""
     password: str = field(default="", repr=False)
+    # Why these settings cannot be used as stored (a password no key decrypts): the mail test
+    # then reports ``error`` with it, and the rest of the audit runs.
+    problem: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -130,6 +137,64 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class HandoverFacts:
+    """What the project's handover record holds, as counts and flags only (never its text, and
+    never a secret): what the stage 7 checks judge.
+
+    ``deploy_steps`` and ``rollback``: written down (not blank). ``secret_locations``,
+    ``monitoring_links`` (lines with a URL), ``access_entries``, ``owners``: how many are
+    recorded; ``access_mfa_off`` / ``access_mfa_unknown``: how many access-map systems have MFA
+    off / not known. ``runbook_keys``: which default situations have a runbook entry
+    (``site_down`` …), sorted; ``runbook_entries``: all entries, the agency's own included.
+    ``consultant_signed`` / ``founder_signed``: the sign-off of each side.
+    """
+
+    deploy_steps: bool = False
+    rollback: bool = False
+    secret_locations: int = 0
+    monitoring_links: int = 0
+    access_entries: int = 0
+    access_mfa_off: int = 0
+    access_mfa_unknown: int = 0
+    owners: int = 0
+    runbook_keys: tuple[str, ...] = ()
+    runbook_entries: int = 0
+    consultant_signed: bool = False
+    founder_signed: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runbook_keys", tuple(sorted(set(self.runbook_keys))))
+
+
+@dataclass(frozen=True)
+class MonitorFacts:
+    """One uptime monitor as the stage 5 checks see it: the endpoint ``kind`` it watches
+    (``homepage``, ``login``, ``health``, ``webhook`` …; ``""`` for a URL of its own), its
+    ``url``, whether it is ``enabled``, its ``interval_s`` and ``last_ok_age_s``: seconds since
+    its last successful probe (``None``: it never succeeded)."""
+
+    kind: str
+    url: str
+    enabled: bool = True
+    interval_s: int = 60
+    last_ok_age_s: float | None = None
+
+
+@dataclass(frozen=True)
+class MonitoringFacts:
+    """What the project's monitoring holds (stage 5), as facts the checks judge without the
+    network: its ``monitors``; ``alert_channels``, the enabled alert channels, and
+    ``alert_channels_tested``, how many of them delivered a test alert; ``log_scan``, the
+    redacted result of scanning a log sample (``checks.engine.loghygiene.LogScan``; ``None``:
+    no sample given). Never a webhook URL, never a log line."""
+
+    monitors: tuple[MonitorFacts, ...] = ()
+    alert_channels: int = 0
+    alert_channels_tested: int = 0
+    log_scan: LogScan | None = None
+
+
+@dataclass(frozen=True)
 class ProjectSpec:
     """A project's launch surface.
 
@@ -153,6 +218,12 @@ class ProjectSpec:
     # How the app sends its transactional mail; ``None`` when not configured (email.transactional
     # is then skipped).
     smtp: SmtpSettings | None = None
+    # The handover record's facts (stage 7). The panel always gives them (an empty record
+    # fails each part); ``None`` means the caller gave none, and stage 7 plans no check.
+    handover: HandoverFacts | None = None
+    # The project's monitoring (stage 5). The panel always gives it (no monitor fails); ``None``
+    # means the caller gave none, and stage 5 plans no check.
+    monitoring: MonitoringFacts | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "apex", normalize_hostname(self.apex))

@@ -23,7 +23,7 @@ from checks.network import production_profile
 pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (make test sets it)")
 
 DOMAIN = "capture.launchready.test"
-RECIPIENT = "lr-4f2a9c-welcome@capture.launchready.test"
+RECIPIENT = "lr-4f2a9c0d1e2b-welcome@capture.launchready.test"
 
 
 def free_port() -> int:
@@ -83,7 +83,7 @@ def test_mail_for_another_domain_is_refused_at_rcpt(capture):
         code, reply = smtp.rcpt("victim@elsewhere.test")
 
     assert (code, reply) == (
-        550, b"5.1.1 <victim@elsewhere.test>: this server only takes mail for capture.launchready.test"
+        550, b"5.1.1 <victim@elsewhere.test>: no such test address at capture.launchready.test"
     )
 
 

@@ -212,3 +212,44 @@ def test_bad_smtp_settings_are_refused_with_a_clear_message(value, message):
     with pytest.raises(ValueError) as caught:
         spec_from_dict({"apex": "shop.test", "smtp": value})
     assert str(caught.value) == message
+
+
+def test_a_from_address_at_another_organisation_fails_with_the_right_fix():
+    smtp = {"host": "smtp.mailhost.test", "username": "app", "password": "sandbox-password",
+            "from": "hello@gmail.test"}
+    result, _ = run("delivered", smtp=smtp)
+    assert result.status == "fail"
+    assert result.summary == (
+        "every mail: DMARC fails for gmail.test: nothing passes aligned with it (DKIM "
+        "d=delivered.mail-test.test pass; SPF none at gmail.test)"
+    )
+    assert result.remediation == (
+        "Send from an address at delivered.mail-test.test, and have the provider sign with "
+        "d=delivered.mail-test.test."
+    )
+    assert result.evidence["findings"][-1] == {
+        "status": "warn", "text": "the From address is at gmail.test, not under the project's domain "
+        "delivered.mail-test.test",
+    }
+    assert result.evidence["from"] == "hello@gmail.test"
+
+
+def test_the_finding_target_is_the_apex_whatever_the_from_address():
+    spec = spec_from_dict({"apex": "shop.test", "smtp": {"host": "smtp.example.com", "from": "a@gmail.test"}})
+    assert CHECK.targets(spec) == ["shop.test"]
+
+
+def test_settings_that_cannot_be_used_as_stored_are_error_and_nothing_is_sent():
+    from dataclasses import replace
+
+    scenario = load_scenario(MAIL_TEST / "delivered.yaml")
+    spec = spec_from_dict(scenario.project)
+    problem = ("the stored SMTP password cannot be decrypted with FIELD_ENCRYPTION_KEYS: enter it again "
+               "on the project form")
+    spec = replace(spec, smtp=replace(spec.smtp, password="", problem=problem))
+    with Sandbox(scenario) as sandbox, Net(sandbox.profile) as net:
+        result = CHECK.run(spec.apex, Context(net, spec))
+        assert net.counters()["smtp_connections"] == 0
+    assert (result.status, result.summary) == (
+        "error", "could not test: the stored SMTP password cannot be decrypted with FIELD_ENCRYPTION_KEYS: "
+        "enter it again on the project form")

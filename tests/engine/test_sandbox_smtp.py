@@ -23,7 +23,7 @@ from checks.sandbox.smtpserver import CAPTURE_DOMAIN
 HOST = "smtp.mailhost.test"
 OUTBOUND = "smtp-out.mailhost.test"
 SENDER = "noreply@clubhouse.test"
-RCPT = f"lr-tok3n-welcome@{CAPTURE_DOMAIN}"
+RCPT = f"lr-0123456789ab-welcome@{CAPTURE_DOMAIN}"
 USERS = {"clubhouse": "sandbox-password"}
 SIGN = {"domain": "clubhouse.test", "selector": "mailhost", "key_bits": 1024}
 
@@ -158,7 +158,7 @@ def test_a_recipient_the_capture_server_refuses_is_answered_451_with_its_reason(
         smtp.send_message(message("someone@elsewhere.test"), SENDER)
     assert (caught.value.smtp_code, caught.value.smtp_error) == (
         451, b"4.4.1 delivery failed: <someone@elsewhere.test> 550 5.1.1 <someone@elsewhere.test>: "
-             b"this server only takes mail for capture.launchready.test"
+             b"no such test address at capture.launchready.test"
     )
     assert box.smtp.delivered == 0
 

@@ -26,7 +26,8 @@ HOST = "hosts.www.shop.test"
          "https, http, edge)"),
         ({"project": {"apex": "shop.test", "prefered_host": "www.shop.test"}},
          "scenario: project: unknown key 'prefered_host' (known: name, client_name, apex, preferred_host, "
-         "subdomains, endpoints, rollback_notes, dkim_selectors, mail_provider, mail_sending_ips, smtp)"),
+         "subdomains, endpoints, rollback_notes, dkim_selectors, mail_provider, mail_sending_ips, smtp, "
+         "handover, monitoring)"),
         ({"hosts": {"www.shop.test": {"https": [{"path": "/", "status": 700}]}}},
          f"scenario: {HOST}.https[0].status must be an HTTP status code, not 700"),
         ({"hosts": {"www.shop.test": {"http": [{"path": "/", "status": "301"}]}}},

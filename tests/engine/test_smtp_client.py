@@ -198,6 +198,8 @@ def test_implicit_tls_to_a_plain_server_is_a_tls_failure(server, profile_for):
     srv = server(lambda conn, s: (conn.sendall(b"220 mail.test ESMTP\r\n"), time.sleep(1)))
     failure = send(profile_for(srv.port), security="tls")
     assert (failure.kind, failure.phase) == ("tls", "TLS handshake")
+    assert str(failure) == ("TLS handshake failed: the server did not answer with TLS; it may expect "
+                            "STARTTLS (usually port 587) rather than implicit TLS")
 
 
 def test_the_outbound_policy_refuses_loopback_outside_the_sandbox(dns_profile):

@@ -19,6 +19,7 @@ from checks import services
 from checks.engine.net.session import Net
 from checks.network import network_for
 from checks.sandbox import load_scenario
+from handover.runbook_defaults import STARTERS
 from handover.services import handover_create
 from projects.services import project_sync_from_scenario
 from tests.conftest import DEMO_COUNTS, DEMO_EXPECT, SCENARIOS
@@ -31,6 +32,22 @@ STAGE_ROW = " ".join(str(DEMO_COUNTS[s]) for s in ("pass", "warn", "fail", "erro
 def _stage_row(prefix: str) -> str:
     units = [status for (check, _), status in DEMO_EXPECT.items() if check.startswith(prefix)]
     return " ".join(str(units.count(s)) for s in ("pass", "warn", "fail", "error"))
+
+SECTIONS = [
+    "1. Domains and DNS", "2. Critical endpoints", "3. Status by stage", "4. Findings, in fix order",
+    "5. Could not test", "6. Transactional mail", "7. Deploy steps", "8. Rollback", "9. Monitoring",
+    "10. Secret locations", "11. Access map", "12. Owners", "13. What to do if something breaks",
+    "14. Sign-off",
+]
+
+
+def _section(handover: Handover, title: str, next_title: str | None) -> str:
+    """The text of one section (after its heading, before the next one's), page footers out."""
+    body = handover.text.split(f" {title} ")[2]  # [1] is the contents list's entry
+    if next_title is not None:
+        body = body.split(f" {next_title} ")[0]
+    return re.sub(r" ?Clubhouse · launch handover Page \d+ of \d+( |$)", " ", body).strip()
+
 
 # Each test only reads the values the module fixture captured; the mark makes pytest-django set up
 # the test database that fixture writes to.
@@ -121,7 +138,7 @@ def test_the_document_is_kept_with_the_run_it_was_built_from(demo_handover):
     assert demo_handover.document_project_id == demo_handover.project_id
     assert demo_handover.pdf.startswith(b"%PDF-")
     assert demo_handover.document_size == len(demo_handover.pdf)
-    assert page_count(demo_handover.pdf) == 6
+    assert page_count(demo_handover.pdf) == int(re.findall(r"Page \d+ of (\d+)", demo_handover.text)[-1])
 
 
 def test_the_cover_names_the_project_client_agency_and_the_audit_it_came_from(demo_handover):
@@ -143,16 +160,14 @@ def test_the_cover_names_the_project_client_agency_and_the_audit_it_came_from(de
 
 
 def test_the_contents_list_every_section_with_its_page(demo_handover):
-    rows = re.findall(r"^(\d\. [^\n]+?)\s{2,}(\d+)$", demo_handover.layout, re.M)
-    assert rows == [
-        ("1. Domains and DNS", "2"),
-        ("2. Critical endpoints", "2"),
-        ("3. Status by stage", "3"),
-        ("4. Findings, in fix order", "3"),
-        ("5. Could not test", "5"),
-        ("6. Transactional mail", "6"),
-        ("7. Rollback", "6"),
-    ]
+    rows = re.findall(r"^(\d+\. [^\n]+?)\s{2,}(\d+)$", demo_handover.layout, re.M)
+    assert [title for title, _ in rows] == SECTIONS
+    # Each page number is the page the section's heading is really on (the cover is page 1): a
+    # heading is a line of its own, a contents entry has its page number beside it.
+    pages = demo_handover.layout.split("\f")
+    headings = {title: str(number) for number, page in enumerate(pages, 1) for title in SECTIONS
+                if re.search(rf"^\s*{re.escape(title)}\s*$", page, re.M)}
+    assert [(title, headings[title]) for title in SECTIONS] == rows
 
 
 def test_every_host_is_listed_with_what_dns_answered(demo_handover):
@@ -200,9 +215,9 @@ def test_the_stage_table_counts_pass_warn_fail_and_could_not_test(demo_handover)
         ("2. Domain & edge", _stage_row(("dns.", "tls.", "http.", "edge."))),
         ("3. Production hardening", "no checks in this audit"),
         ("4. Performance", "no checks in this audit"),
-        ("5. Monitoring", "no checks in this audit"),
+        ("5. Monitoring", _stage_row(("monitoring.",))),
         ("6. Email", _stage_row(("email.",))),
-        ("7. Handover", "no checks in this audit"),
+        ("7. Handover", _stage_row(("handover.",))),
         ("All stages", STAGE_ROW),
     ]
 
@@ -212,8 +227,11 @@ def test_the_findings_come_in_fix_order_with_their_remediation(demo_handover):
     positions = []
     for number, impact, status, check_id, title, target, finding, remediation in FINDINGS:
         summary, _ = demo_handover.results[(check_id, target)]
-        card = (f"{number} {summary} Impact {impact} Status {status} Check {check_id} · {title} · "
+        rest = (f"Impact {impact} Status {status} Check {check_id} · {title} · "
                 f"Domain & edge Target {target} Finding {finding} REMEDIATION {remediation}")
+        # pdftotext reads a card's number after its title when a wrapped title opens a page.
+        card = next((c for c in (f"{number} {summary} {rest}", f"{summary} {number} {rest}") if c in text),
+                    f"{number} {summary} {rest}")
         assert card in text
         positions.append(text.index(card))
     assert positions == sorted(positions)
@@ -221,9 +239,8 @@ def test_the_findings_come_in_fix_order_with_their_remediation(demo_handover):
 
 
 def test_the_could_not_test_list_gives_each_reason(demo_handover):
-    section = demo_handover.text.split("5. Could not test ")[2].split(" 6. Transactional mail ")[0]
-    # The table may break across pages: drop the footer and the repeated header.
-    section = re.sub(r" ?Clubhouse · launch handover Page \d of \d( |$)", " ", section).strip()
+    section = _section(demo_handover, "5. Could not test", "6. Transactional mail")
+    # The table may break across pages: drop the repeated header.
     section = section.replace("CHECK TARGET REASON ", "")
     # The demo's two causes: admin. is not in DNS, api.'s certificate has expired.
     reasons = {
@@ -240,13 +257,14 @@ def test_the_could_not_test_list_gives_each_reason(demo_handover):
     )
 
 
-def test_the_rollback_notes_close_the_document(demo_handover):
-    assert demo_handover.text.endswith(f"7. Rollback {ROLLBACK} Clubhouse · launch handover Page 6 of 6")
+def test_the_rollback_notes_follow_the_deploy_steps(demo_handover):
+    assert _section(demo_handover, "8. Rollback", "9. Monitoring") == ROLLBACK
 
 
 def test_every_page_but_the_cover_is_numbered(demo_handover):
-    footers = re.findall(r"Clubhouse · launch handover Page (\d) of (\d)", demo_handover.text)
-    assert footers == [(str(page), "6") for page in range(2, 7)]
+    footers = re.findall(r"Clubhouse · launch handover Page (\d+) of (\d+)", demo_handover.text)
+    pages = page_count(demo_handover.pdf)
+    assert footers == [(str(page), str(pages)) for page in range(2, pages + 1)]
 
 
 def test_no_evidence_beyond_short_facts_reaches_the_pdf(demo_handover):
@@ -261,8 +279,10 @@ def test_no_evidence_beyond_short_facts_reaches_the_pdf(demo_handover):
 def test_the_mail_section_shows_each_test_mail_and_the_headers_received(demo_handover):
     summary, evidence = demo_handover.results[("email.transactional", "clubhouse.test")]
     outbound = evidence["mails"]["welcome"]["peer_ip"]
-    section = demo_handover.text.split("6. Transactional mail ")[2].split(" 7. Rollback ")[0]
-    section = re.sub(r" ?Clubhouse · launch handover Page \d of \d( |$)", " ", section).strip()
+    section = _section(demo_handover, "6. Transactional mail", "7. Deploy steps")
+    # The table may break across pages: keep its header once.
+    head, header, rest = section.partition("MAIL ARRIVED DKIM SPF DMARC ")
+    section = head + header + rest.replace("MAIL ARRIVED DKIM SPF DMARC ", "")
     delays = {kind: f"{mail['delivery_ms']} ms" for kind, mail in evidence["mails"].items()}
     rows = " ".join(
         f"{label} {delays[kind]} pass (d=clubhouse.test, s=mailhost) pass for {outbound} at clubhouse.test "
@@ -291,3 +311,51 @@ def test_the_mail_section_shows_each_test_mail_and_the_headers_received(demo_han
 def test_the_smtp_password_appears_nowhere_in_the_document(demo_handover):
     assert "sandbox-password" not in demo_handover.text
     assert b"sandbox-password" not in demo_handover.pdf
+
+
+def _steps(text: str) -> str:
+    return " ".join(text.replace("`", "").split())
+
+
+def test_the_handover_record_is_printed_section_by_section(demo_handover):
+    assert _section(demo_handover, "7. Deploy steps", "8. Rollback") == (
+        "1. Merge the pull request into main; CI runs the tests. 2. CI tags the release and runs paas deploy "
+        "--app clubhouse (about 3 minutes). 3. Watch the error tracker for 15 minutes; roll back if errors "
+        "climb. Deploys: Priya Shah or Sam Lee, weekdays before 16:00."
+    )
+    assert _section(demo_handover, "9. Monitoring", "10. Secret locations") == (
+        "Where the app is watched: look here first when something seems wrong. WHAT LINK "
+        "Uptime https://status.clubhouse.test/ Errors https://errors.clubhouse.test/clubhouse "
+        "Logs https://logs.clubhouse.test/app/clubhouse"
+    )
+    assert _section(demo_handover, "10. Secret locations", "11. Access map") == (
+        "Where each secret lives and who can reach it. The values themselves are never written in this "
+        "document. SECRET STORE PATH WHO CAN REACH IT "
+        "Database URL PaaS config vars clubhouse → Settings → DATABASE_URL PaaS admins "
+        "SMTP password 1Password Clubhouse / Production / Mailhost Priya Shah "
+        "Stripe live secret key 1Password Clubhouse / Production / Stripe Priya Shah, Sam Lee"
+    )
+    # The access map's rows (by system), then the URL printed under each system's name.
+    rows = re.findall(r"^ (\S.*?) {2,}(\S.*?) {2,}(\S.*?) {2,}(On|Off|Unknown)$", demo_handover.layout, re.M)
+    assert rows == [
+        ("DNS registrar", "Sam Lee", "Sam Lee", "On"),
+        ("Mailhost", "Priya Shah", "Priya Shah", "On"),
+        ("PaaS hosting", "Priya Shah", "Priya Shah, Sam Lee", "On"),
+        ("Stripe", "Sam Lee", "Sam Lee, Dana Reyes", "On"),
+    ]
+    access = _section(demo_handover, "11. Access map", "12. Owners").replace(" ", "")
+    for url in ("https://registrar.example/domains/clubhouse.test", "https://mailhost.example/",
+                "https://paas.example/apps/clubhouse", "https://dashboard.stripe.com/"):
+        assert url in access
+    assert _section(demo_handover, "12. Owners", "13. What to do if something breaks") == (
+        "AREA OWNER CONTACT Email Priya Shah priya@clubhouse.test Infrastructure Priya Shah "
+        "priya@clubhouse.test Payments Sam Lee sam@clubhouse.test"
+    )
+    starters = [f"{s.title} {_steps(s.steps)}" for s in STARTERS if s.key != "bad_deploy"]
+    assert _section(demo_handover, "13. What to do if something breaks", "14. Sign-off") == " ".join(
+        [*starters, "Bad deploy 1. paas rollback v<N> to the previous release. 2. Check login and the feed. "
+                    "3. Fix on a branch, redeploy."]
+    )
+    assert _section(demo_handover, "14. Sign-off", None) == (
+        "CONSULTANT FOUNDER Signed on 27 November 2026 Signed on 28 November 2026"
+    )

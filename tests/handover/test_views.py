@@ -94,3 +94,19 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, document, world):
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login") + "?next=")
     assert HandoverDocument.objects.count() == 1
+
+
+def test_the_founder_downloads_every_kept_version_from_the_project_page(client, world):
+    first = handover_create(project=world.a.project, user=world.a.consultant)
+    world.a.project.rollback_notes = "Roll back with `paas rollback v2`."
+    world.a.project.save()
+    second = handover_create(project=world.a.project, user=world.a.consultant)
+    client.force_login(world.a.founder)
+    page = client.get(reverse("projects:detail", kwargs={"project_id": world.a.project.pk}))
+    html = page.content.decode()
+    assert list(page.context["documents"]) == [second, first]
+    for document in (first, second):
+        assert f'href="{download_url(document)}"' in html
+        response = client.get(download_url(document))
+        assert (response.status_code, response.content) == (200, bytes(document.pdf))
+    assert bytes(first.pdf) != bytes(second.pdf)

@@ -151,7 +151,8 @@ def test_a_blank_smtp_host_turns_sending_off_and_keeps_no_login(world):
         ({"smtp_security": "ssl"}, "smtp_security",
          "Select a valid choice. ssl is not one of the available choices."),
         ({"smtp_security": "none"}, "smtp_security",
-         "With no TLS the password would cross the network in clear: choose STARTTLS or implicit TLS"),
+         "With no TLS the password would cross the network in clear: choose STARTTLS or implicit TLS, "
+         "or clear the stored password"),
         ({"smtp_username": ""}, "smtp_username", "A password needs the user name it belongs to"),
         ({"smtp_password": ""}, "smtp_password", "Enter the password of this user"),
         ({"smtp_host": ""}, "smtp_host", "Give the SMTP host, or leave every SMTP field blank"),
@@ -448,3 +449,21 @@ def test_send_test_mails_end_to_end_on_the_sandbox_keeps_the_password_out_of_eve
         assert_no_secret(client.get(url).content.decode(), project)
     assert_no_secret(pdf_text(bytes(handover_create(project=project, run=run).pdf)), project)
     assert_no_secret(caplog.text, project)
+
+
+def test_a_mail_test_run_is_named_so_and_claims_nothing_about_the_launch(client, world, monkeypatch):
+    monkeypatch.setattr(services, "_dispatch", lambda run_id: None)
+    project = world.a.project
+    project.smtp_host, project.mail_from = "smtp.example.com", "hello@alpha.example.com"
+    project.save()
+    run = services.audit_start(project=project, user=world.a.consultant, check_ids=["email.transactional"])
+    run.state = "done"
+    run.save()
+    client.force_login(world.a.consultant)
+    html = client.get(reverse("checks:run", args=[run.pk])).content.decode()
+    assert f"<h1>Mail test #{run.pk}</h1>" in html
+    assert "This run tested only email.transactional." in html
+    assert "Nothing blocks the launch" not in html and 'id="blockers-left"' not in html
+    detail = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    assert f"<h2>Mail test #{run.pk}</h2>" in detail
+    assert f"See the result of mail test #{run.pk} →" in detail

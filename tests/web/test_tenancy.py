@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import pytest
 from django.urls import reverse
 
-from checks.models import AuditRun
+from checks.models import AlertChannel, AlertDelivery, AuditRun, LogSample, Monitor
 from handover.models import HandoverDocument
-from projects.models import Membership, Project
+from projects import invites
+from projects.findings import findings_sync
+from projects.models import Finding, FindingEvent, Invite, Membership, Project
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +22,9 @@ class Page:
     name: str
     method: str
     url_name: str
-    arg: str  # "project", "running" (a running audit), "done" (a finished audit) or "document"
+    arg: str  # "project", "running" (a running audit), "done" (a finished audit), "document", "invite"
+    # or "finding" (the finding the finished audit opened; its URL names the project too), "monitor"
+    # or "channel" (the project's monitor / alert channel; their URLs name the project too)
 
 
 PAGES = [
@@ -34,19 +38,90 @@ PAGES = [
     Page("progress JSON", "get", "checks:progress", "running"),
     Page("handover create", "post", "handover:create", "project"),
     Page("handover download", "get", "handover:download", "document"),
+    Page("handover record", "get", "handover:record", "project"),
+    Page("handover record edit", "post", "handover:record", "project"),
+    Page("handover runbook starter", "post", "handover:runbook_adopt", "project"),
+    Page("handover sign-off", "post", "handover:sign", "project"),
+    Page("invite form", "get", "projects:invite_create", "project"),
+    Page("invite send", "post", "projects:invite_create", "project"),
+    Page("invite revoke", "post", "projects:invite_revoke", "invite"),
+    Page("finding detail", "get", "projects:finding", "finding"),
+    Page("finding change", "post", "projects:finding", "finding"),
+    Page("monitoring dashboard", "get", "checks:monitoring", "project"),
+    Page("monitor form", "get", "checks:monitor_create", "project"),
+    Page("monitor add", "post", "checks:monitor_create", "project"),
+    Page("monitors from endpoints", "post", "checks:monitors_from_endpoints", "project"),
+    Page("monitor edit form", "get", "checks:monitor_edit", "monitor"),
+    Page("monitor edit", "post", "checks:monitor_edit", "monitor"),
+    Page("monitor delete", "post", "checks:monitor_delete", "monitor"),
+    Page("alert channel form", "get", "checks:channel_create", "project"),
+    Page("alert channel add", "post", "checks:channel_create", "project"),
+    Page("alert channel edit form", "get", "checks:channel_edit", "channel"),
+    Page("alert channel edit", "post", "checks:channel_edit", "channel"),
+    Page("alert channel delete", "post", "checks:channel_delete", "channel"),
+    Page("send test alert", "post", "checks:channel_test", "channel"),
+    Page("log sample form", "get", "checks:log_sample", "project"),
+    Page("log sample scan", "post", "checks:log_sample", "project"),
 ]
-READ_PAGES = [p for p in PAGES if p.method == "get" and p.url_name != "projects:edit"]
-WRITE_PAGES = [p for p in PAGES if p not in READ_PAGES]
+# GET pages that are forms for changes: staff only.
+STAFF_FORMS = ("projects:edit", "projects:invite_create", "checks:monitor_create", "checks:monitor_edit",
+               "checks:channel_create", "checks:channel_edit", "checks:log_sample")
+# Pages whose URL names the project and an object of it.
+NESTED = {"finding", "monitor", "channel"}
+READ_PAGES = [p for p in PAGES if p.method == "get" and p.url_name not in STAFF_FORMS]
+# The one write a founder of the project may make: signing its handover record.
+FOUNDER_WRITES = ("handover:sign",)
+WRITE_PAGES = [p for p in PAGES if p not in READ_PAGES and p.url_name not in FOUNDER_WRITES]
 
 
 def url_of(page: Page, side, stored) -> str:
+    if page.arg in NESTED:  # /projects/<id>/findings/<id>/, …/monitoring/monitors/<id>/
+        model = {"finding": Finding, "monitor": Monitor, "channel": AlertChannel}[page.arg]
+        return reverse(page.url_name, args=[side.project.pk, model.objects.get(project=side.project).pk])
     target = {
         "project": side.project.pk,
         "running": stored.running.pk,
         "done": stored.done.pk,
         "document": stored.document.pk,
+        "invite": Invite.objects.filter(agency=side.agency).values_list("pk", flat=True).first(),
     }[page.arg]
     return reverse(page.url_name, args=[target])
+
+
+@pytest.fixture(autouse=True)
+def pending_invites(request):
+    """A pending founder invite to each side's project (what "invite revoke" aims at)."""
+    if "world" not in request.fixturenames:
+        return
+    world = request.getfixturevalue("world")
+    for side in (world.a, world.b):
+        invites.invite_create(agency=side.agency, email=f"new-founder@{side.project.apex_domain}",
+                              projects=[side.project], created_by=side.consultant)
+
+
+@pytest.fixture(autouse=True)
+def monitoring_rows(request):
+    """A monitor and a Slack alert channel on each side's project (what the monitor and channel
+    pages aim at)."""
+    if "world" not in request.fixturenames:
+        return
+    from launchready import crypto
+
+    world = request.getfixturevalue("world")
+    for side in (world.a, world.b):
+        Monitor.objects.create(project=side.project, name="Homepage", url=f"https://www.{side.project.apex_domain}/")
+        AlertChannel.objects.create(project=side.project, kind="slack", name="#alerts",
+                                    webhook_url_encrypted=crypto.encrypt("https://hooks.slack.com/services/T/B/x"))
+
+
+@pytest.fixture(autouse=True)
+def opened_findings(request):
+    """The finding each side's finished audit opened (its failing certificate), as finalize
+    opens it: what the finding pages show."""
+    if "stored" not in request.fixturenames:
+        return
+    for stored in request.getfixturevalue("stored").values():
+        findings_sync(stored.done)
 
 
 def edit_data(side) -> dict:
@@ -60,7 +135,8 @@ def edit_data(side) -> dict:
 
 def request(client, page: Page, url: str, side):
     if page.method == "post":
-        return client.post(url, edit_data(side) if page.url_name == "projects:edit" else {})
+        data = {"projects:edit": edit_data(side), "projects:invite_create": {"email": "smuggled@example.com"}}
+        return client.post(url, data.get(page.url_name, {}))
     return client.get(url)
 
 
@@ -71,6 +147,14 @@ def snapshot(side) -> tuple:
         project.name, project.apex_domain, project.updated_at,
         AuditRun.objects.filter(project=project).count(),
         HandoverDocument.objects.filter(project=project).count(),
+        tuple(Invite.objects.filter(agency=side.agency).values_list("pk", "expires_at", "accepted_at")),
+        tuple(Finding.objects.filter(project=project).values_list("pk", "status", "owner_id", "due_date")),
+        FindingEvent.objects.filter(finding__project=project).count(),
+        tuple(Monitor.objects.filter(project=project).values_list("pk", "interval_s", "enabled", "url")),
+        tuple(AlertChannel.objects.filter(project=project).values_list("pk", "name", "enabled",
+                                                                        "webhook_url_encrypted")),
+        AlertDelivery.objects.filter(channel__project=project).count(),
+        LogSample.objects.filter(project=project).count(),
     )
 
 
@@ -121,7 +205,7 @@ def test_a_grant_without_a_client_membership_of_that_agency_shows_nothing(client
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_a_missing_object_answers_404_like_another_tenants(client, world, stored, page):
     client.force_login(world.a.consultant)
-    url = reverse(page.url_name, args=[999_999])
+    url = reverse(page.url_name, args=[world.a.project.pk, 999_999] if page.arg in NESTED else [999_999])
 
     response = request(client, page, url, world.a)
 
@@ -156,7 +240,7 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, world, stored, page):
 
     assert response.status_code == 302
     assert response["Location"] == f"/accounts/login/?next={url}"
-    assert snapshot(world.a)[3:] == (2, 1)
+    assert snapshot(world.a)[3:5] == (2, 1)
 
 
 def test_an_anonymous_visitor_of_the_project_list_is_sent_to_log_in(client, world):
@@ -314,3 +398,31 @@ def test_the_admin_link_is_shown_to_django_staff_only(client, world):
     world.a.owner.save()
     client.force_login(world.a.owner)
     assert 'href="/admin/"' in client.get(reverse("projects:list")).content.decode()
+
+
+def test_the_founder_may_sign_their_own_projects_handover_and_nothing_else_changes(client, world, stored):
+    from handover.models import HandoverRecord
+
+    client.force_login(world.a.consultant)
+    assert client.post(reverse("handover:sign", args=[world.a.project.pk])).status_code == 302
+    client.force_login(world.a.founder)
+    before = snapshot(world.a)
+
+    response = client.post(reverse("handover:sign", args=[world.a.project.pk]))
+
+    assert response.status_code == 302
+    record = HandoverRecord.objects.get(project=world.a.project)
+    assert (record.consultant_signed_by, record.founder_signed_by) == (world.a.consultant, world.a.founder)
+    assert snapshot(world.a) == before
+
+
+def test_the_monitoring_overview_lists_only_the_projects_one_may_see(client, world):
+    overview = reverse("checks:monitoring_overview")
+    assert client.get(overview)["Location"] == f"/accounts/login/?next={overview}"
+    for user, shown in ((world.a.consultant, ["Project A"]), (world.a.founder, ["Project A"]),
+                        (world.b.founder, ["Project B"]), (world.outsider, [])):
+        client.force_login(user)
+        response = client.get(overview)
+        assert [row.project.name for row in response.context["rows"]] == shown
+        hidden = {"Project A", "Project B"} - set(shown)
+        assert not any(name in response.content.decode() for name in hidden)

@@ -10,8 +10,10 @@ from checks.engine.checks import (  # noqa: F401
     email_records,
     email_spf,
     email_transactional,
+    handover,
     headers,
     http,
+    monitoring,
     tls,
     tls_protocols,
 )

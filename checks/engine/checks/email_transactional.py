@@ -14,23 +14,18 @@ from __future__ import annotations
 
 import time
 
+from checks.engine.email.dmarc import organisational_domain
 from checks.engine.email.findings import Finding, headline, worst
 from checks.engine.email.mailbox import CapturedMessage
 from checks.engine.email.received import ReceivedReport, judge_received
 from checks.engine.email.testmails import KINDS, capture_address, compose, new_token
 from checks.engine.net.smtp import SmtpFailure
-from checks.engine.registry import Context, check
+from checks.engine.registry import Context, apex_only, check
 from checks.engine.result import Impact, Result, Stage, Status
-from checks.engine.spec import ProjectSpec, SmtpSettings
+from checks.engine.spec import SmtpSettings
 
 SPF_BAD = ("fail", "softfail", "permerror")
 LOST_FIX = "Look the message up in the provider's activity log: a bounce or a suppression says why."
-
-
-def from_domain(project: ProjectSpec) -> list[str]:
-    """Target: the From address's domain when SMTP sending is configured, else the apex
-    (where the check then reports ``skipped``)."""
-    return [project.smtp.from_domain if project.smtp else project.apex]
 
 
 @check(
@@ -38,7 +33,7 @@ def from_domain(project: ProjectSpec) -> list[str]:
     stage=Stage.EMAIL,
     impact=Impact.HIGH,
     title="Transactional mails delivered, signed and aligned",
-    targets=from_domain,
+    targets=apex_only,  # the finding stays one across changes of From address
     timeout_s=150.0,
 )
 def transactional(target: str, ctx: Context) -> Result:
@@ -52,10 +47,12 @@ def transactional(target: str, ctx: Context) -> Result:
       pass for an aligned envelope domain.
     - warn: DMARC passes on SPF alone (no aligned DKIM signature: forwarding breaks SPF and
       with it DMARC); SPF gives fail, softfail or permerror for the delivering address
-      (receivers that check SPF before DMARC may refuse it).
+      (receivers that check SPF before DMARC may refuse it); the From address is outside the
+      project's organisational domain (its DMARC, SPF and DKIM are someone else's to set).
     - pass: every mail arrived with an aligned, verifying DKIM signature and SPF did not
       fail.
-    - error: the session failed — DNS, outbound policy, connection, timeout, TLS refused or
+    - error: the settings cannot be used as stored (``SmtpSettings.problem``: a password no
+      key decrypts); the session failed — DNS, outbound policy, connection, timeout, TLS refused or
       not offered, login refused, sender or recipient refused — with the server's reply; no
       capture mailbox configured; a DNS failure while verifying left DKIM or SPF unknown.
     - skipped: no SMTP sending configured for the project.
@@ -67,6 +64,8 @@ def transactional(target: str, ctx: Context) -> Result:
     smtp = ctx.project.smtp
     if smtp is None:
         return Result.skipped("no SMTP sending configured: set the project's SMTP server to test its mails")
+    if smtp.problem:
+        return Result.error(f"could not test: {smtp.problem}", {"smtp": _settings_evidence(smtp)})
     profile = ctx.net.profile
     if profile.mailbox is None or not profile.mail_capture_domain:
         return Result.error(
@@ -96,9 +95,11 @@ def _judge(ctx: Context, recipients: dict[str, str], arrived: dict[str, Captured
     reports = {kind: judge_received(ctx.net.dns, arrived[address])
                for kind, address in recipients.items() if address in arrived}
     findings = _lost([kind for kind in recipients if kind not in reports], wait_s)
-    findings += _grouped(reports)
+    findings += _grouped(reports, ctx.project.apex)
+    findings += _foreign_from(ctx.project.smtp.from_domain, ctx.project.apex)
     mails = {kind: _mail_evidence(reports.get(kind), sent_at) for kind in recipients}
-    evidence = {"smtp": session, "mails": mails, "findings": [f.as_evidence() for f in findings]}
+    evidence = {"smtp": session, "from": ctx.project.smtp.from_address, "mails": mails,
+                "findings": [f.as_evidence() for f in findings]}
     delays = [mail["delivery_ms"] for mail in mails.values() if mail["arrived"]]
     metrics = {"mails_arrived": len(reports), **({"delivery_ms": max(delays)} if delays else {})}
     status = worst(findings)
@@ -122,11 +123,22 @@ def _lost(kinds: list[str], wait_s: float) -> list[Finding]:
     return [Finding(Status.FAIL, text, LOST_FIX)]
 
 
-def _grouped(reports: dict[str, ReceivedReport]) -> list[Finding]:
+def _foreign_from(from_domain: str, apex: str) -> list[Finding]:
+    """A From address at another organisation's domain (gmail.com for clubhouse.test)."""
+    if organisational_domain(from_domain) == organisational_domain(apex):
+        return []
+    return [Finding(
+        Status.WARN, f"the From address is at {from_domain}, not under the project's domain {apex}",
+        f"Send from an address at {apex}: only the owner of {from_domain} can publish its SPF, "
+        "DKIM and DMARC records.",
+    )]
+
+
+def _grouped(reports: dict[str, ReceivedReport], apex: str) -> list[Finding]:
     """Each problem once, naming the mails it concerns ("welcome, invite: …")."""
     kinds_by_problem: dict[Finding, list[str]] = {}
     for kind, report in reports.items():
-        for finding in _problems(report):
+        for finding in _problems(report, apex):
             kinds_by_problem.setdefault(finding, []).append(kind)
     return [
         Finding(f.status, f"{_kinds(kinds, len(reports))}: {f.text}", f.fix)
@@ -134,7 +146,7 @@ def _grouped(reports: dict[str, ReceivedReport]) -> list[Finding]:
     ]
 
 
-def _problems(report: ReceivedReport) -> list[Finding]:
+def _problems(report: ReceivedReport, apex: str) -> list[Finding]:
     """What is wrong with one received mail, worded without its kind."""
     problems = []
     dmarc = report.alignment
@@ -151,8 +163,7 @@ def _problems(report: ReceivedReport) -> list[Finding]:
             Status.FAIL,
             f"DMARC fails for {dmarc.from_domain}: nothing passes aligned with it (DKIM {signatures}; "
             f"SPF {report.spf_result} at {report.spf_domain})",
-            f"Have the provider sign with d={dmarc.from_domain} (its domain-authentication set-up: "
-            "the DKIM CNAME or TXT records it gives) or use a return-path under your domain.",
+            _alignment_fix(dmarc.from_domain, apex),
         ))
     elif not dmarc.dkim_aligned and report.dkim_result != "temperror":
         problems.append(Finding(
@@ -168,6 +179,13 @@ def _problems(report: ReceivedReport) -> list[Finding]:
             f"Authorise the provider's servers in the SPF record of {report.spf_domain}.",
         ))
     return problems
+
+
+def _alignment_fix(from_domain: str, apex: str) -> str:
+    if organisational_domain(from_domain) != organisational_domain(apex):
+        return f"Send from an address at {apex}, and have the provider sign with d={apex}."
+    return (f"Have the provider sign with d={from_domain} (its domain-authentication set-up: the DKIM "
+            "CNAME or TXT records it gives) or use a return-path under your domain.")
 
 
 def _mail_evidence(report: ReceivedReport | None, sent_at: float) -> dict:

@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from checks.engine.email.testmails import KINDS, is_capture_address
+
 MAX_MESSAGE_BYTES = 1_000_000  # a test mail is a few kB; anything larger is refused at DATA
 TTL_S = 3600
 POLL_S = 0.2
@@ -74,7 +76,7 @@ class MemoryMailbox:
 
     def deliver(self, message: CapturedMessage) -> None:
         with self._arrived:
-            self._messages[message.recipient.lower()] = message
+            self._messages.setdefault(message.recipient.lower(), message)  # the first one stays
             self._arrived.notify_all()
 
     def wait_for(self, recipients: list[str], timeout_s: float) -> dict[str, CapturedMessage]:
@@ -100,36 +102,47 @@ class RedisMailbox:
         self._redis = redis.Redis.from_url(redis_url)
 
     def deliver(self, message: CapturedMessage) -> None:
-        self._redis.set(self.PREFIX + message.recipient.lower(), message.to_json(), ex=TTL_S)
+        # nx: the first message to an address is the test's; a later one cannot replace it.
+        self._redis.set(self.PREFIX + message.recipient.lower(), message.to_json(), ex=TTL_S, nx=True)
 
     def wait_for(self, recipients: list[str], timeout_s: float) -> dict[str, CapturedMessage]:
-        keys = [self.PREFIX + r.lower() for r in recipients]
+        missing = [r.lower() for r in recipients]
+        found: dict[str, CapturedMessage] = {}
         deadline = time.monotonic() + timeout_s
         while True:
-            found = {
-                r.lower(): CapturedMessage.from_json(raw)
-                for r, raw in zip(recipients, self._redis.mget(keys), strict=True) if raw is not None
-            }
-            if len(found) == len(keys) or time.monotonic() >= deadline:
+            answers = self._redis.mget([self.PREFIX + r for r in missing])  # only those not yet read
+            arrived = zip(missing, answers, strict=True)
+            found.update({r: CapturedMessage.from_json(raw) for r, raw in arrived if raw})
+            missing = [r for r in missing if r not in found]
+            if not missing or time.monotonic() >= deadline:
                 return found
             time.sleep(POLL_S)
 
 
 class CaptureHandler:
-    """aiosmtpd handler of the capture server: accepts mail for ``domain`` only and keeps each
-    message in ``mailbox``, once per recipient.
+    """aiosmtpd handler of the capture server: accepts mail for the test addresses of ``domain``
+    only (``testmails.is_capture_address``) and keeps each message in ``mailbox``, once per
+    recipient. The server faces the internet: what it keeps is bounded.
 
-    RCPT TO another domain → ``550 5.1.1``; a message over ``MAX_MESSAGE_BYTES`` → ``552 5.3.4``
-    (RFC 5321 §4.2.3 codes).
+    RCPT TO any other address → ``550 5.1.1``, except ``postmaster`` (RFC 5321 §4.5.1: it must
+    be accepted; nothing is kept for it); more than ``MAX_RECIPIENTS`` in one transaction →
+    ``452 4.5.3`` (§4.5.3.1.10); a message over ``MAX_MESSAGE_BYTES`` → ``552 5.3.4``.
     """
+
+    MAX_RECIPIENTS = len(KINDS)
 
     def __init__(self, mailbox: Mailbox, domain: str) -> None:
         self.mailbox = mailbox
         self.domain = domain.lower().rstrip(".")
 
     async def handle_RCPT(self, server, session, envelope, address: str, rcpt_options) -> str:
-        if address.rpartition("@")[2].lower().rstrip(".") != self.domain:
-            return f"550 5.1.1 <{address}>: this server only takes mail for {self.domain}"
+        local, _, domain = address.lower().rpartition("@")
+        if local == "postmaster" and domain.rstrip(".") == self.domain:
+            return "250 2.1.5 OK"  # accepted as RFC 5321 requires; not a test mail, not kept
+        if not is_capture_address(address, self.domain):
+            return f"550 5.1.1 <{address}>: no such test address at {self.domain}"
+        if len(envelope.rcpt_tos) >= self.MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

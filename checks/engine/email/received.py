@@ -33,6 +33,8 @@ from checks.engine.text import printable
 MAX_SIGNATURES = 5  # more is not a real sender's message; verifying each costs a DNS lookup
 MAX_HEADERS = 60
 MAX_HEADER_CHARS = 1000
+MAX_NAME_CHARS = 253  # a DNS name's length (RFC 1035 §2.3.4): d= and s= are kept no longer
+MAX_REASON_CHARS = 300
 
 
 @dataclass
@@ -150,7 +152,10 @@ def _verify_one(dns_client: DnsClient, data: bytes, index: int) -> DkimSignature
     keys: list[KeyRecord] = []
 
     def txt(name: bytes, timeout: float = 5) -> bytes | None:
-        answer = dns_client.query(name.decode("ascii", "replace").rstrip("."), "TXT")
+        text = name.decode("ascii", "replace").rstrip(".")
+        if not _queryable(text):
+            return None  # no such key can exist: PERMFAIL (RFC 6376 §6.1.2), not a DNS failure
+        answer = dns_client.query(text, "TXT")
         if not answer.answered:
             dns_failures.append(f"{answer.name}: {answer.error or answer.rcode}")
             raise dkim.DnsTimeoutError(dns_failures[-1])
@@ -164,16 +169,17 @@ def _verify_one(dns_client: DnsClient, data: bytes, index: int) -> DkimSignature
         reason = log.last() or "the signature does not match the message"
     except dkim.DKIMException as exc:  # a body hash mismatch, an unreadable signature header
         passed, reason = False, str(exc)
-    domain = _ascii(getattr(verifier, "domain", b""))
-    selector = _ascii(getattr(verifier, "selector", b""))
+    domain = _ascii(getattr(verifier, "domain", b""))[:MAX_NAME_CHARS]
+    selector = _ascii(getattr(verifier, "selector", b""))[:MAX_NAME_CHARS]
     key_bits = getattr(verifier, "keysize", None)
     if passed:
         return DkimSignature(domain, selector, "pass", key_bits=key_bits)
     if dns_failures:
-        return DkimSignature(domain, selector, "temperror", f"DNS failed: {dns_failures[-1]}")
+        reason = f"DNS failed: {dns_failures[-1]}"
+        return DkimSignature(domain, selector, "temperror", reason[:MAX_REASON_CHARS])
     if keys and keys[0].revoked:
         reason = "the key is revoked (empty p=, RFC 6376 §3.6.1)"
-    return DkimSignature(domain, selector, "fail", printable(reason)[:300], key_bits)
+    return DkimSignature(domain, selector, "fail", printable(reason)[:MAX_REASON_CHARS], key_bits)
 
 
 def align(dns_client: DnsClient, from_domain: str, signatures: list[DkimSignature],
@@ -218,6 +224,13 @@ class _Collector(logging.Handler):
 
     def last(self) -> str:
         return self.messages[-1] if self.messages else ""
+
+
+def _queryable(name: str) -> bool:
+    """True for a name DNS can hold: 1–63 octet labels of printable ASCII, 253 octets at most."""
+    labels = name.split(".")
+    return (0 < len(name) <= MAX_NAME_CHARS and all(0 < len(label) <= 63 for label in labels)
+            and name.isascii() and name.isprintable() and "\ufffd" not in name)
 
 
 def _ascii(value: bytes | str) -> str:

@@ -8,6 +8,7 @@ the kind, sent to its own capture address so that arrivals can be told apart.
 from __future__ import annotations
 
 import html
+import re
 import secrets
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
@@ -32,6 +33,18 @@ def capture_address(token: str, kind: str, capture_domain: str) -> str:
     return f"lr-{token}-{kind.replace('_', '-')}@{capture_domain}".lower()
 
 
+# The local parts capture_address makes: anything else at the capture domain is not ours.
+CAPTURE_LOCAL_PART = re.compile(
+    r"^lr-[0-9a-f]{12}-(" + "|".join(kind.replace("_", "-") for kind in KINDS) + r")$"
+)
+
+
+def is_capture_address(address: str, capture_domain: str) -> bool:
+    """True for an address ``capture_address`` could have made for ``capture_domain``."""
+    local, _, domain = address.lower().rpartition("@")
+    return domain.rstrip(".") == capture_domain.lower().rstrip(".") and bool(CAPTURE_LOCAL_PART.match(local))
+
+
 def compose(
     kind: str, *, project_name: str, from_address: str, to: str, token: str, site: str
 ) -> EmailMessage:
@@ -39,6 +52,7 @@ def compose(
     is the host its link points at (the project's preferred host). Raises ``KeyError`` for an
     unknown kind."""
     subject, sentence, path = KINDS[kind]
+    project_name = " ".join(project_name.split())  # a line break in a name must not become a header
     link = f"https://{site}{path}?launch-ready-test={token}"
     message = EmailMessage()
     message["From"] = formataddr((project_name, from_address))

@@ -42,6 +42,10 @@ class DnsConnectError(httpcore.ConnectError):
     """The host has no address."""
 
 
+class RefusedConnectError(httpcore.ConnectError):
+    """Every allowed address answered the connection with a reset (nothing listens there)."""
+
+
 def _remaining(timeout: float | None) -> float | None:
     deadline = _deadline.get()
     if deadline is None:
@@ -78,6 +82,46 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
+class ConnectAttempts:
+    """Connecting to one of a host's addresses, the bookkeeping shared by the sync and async
+    backends: ``candidates()`` yields the addresses the outbound policy allows (after the port
+    map), at most ``MAX_CONNECT_ATTEMPTS`` tried; ``failed()`` records why one did not answer;
+    ``error()`` is the exception that says why none did."""
+
+    def __init__(self, profile: NetworkProfile, addresses: list[str], port: int) -> None:
+        self.addresses, self.port = addresses, port
+        self.connect_port = profile.port(port)
+        self._policy = profile.policy
+        self.refusals: list[str] = []
+        self.failures: list[str] = []
+        self.refused = 0  # failures that were a connection refused (nothing listens)
+        self.untried = ""
+
+    def candidates(self):
+        for address in self.addresses:
+            refusal = self._policy.refusal(address, self.connect_port)
+            if refusal:
+                self.refusals.append(refusal)
+                continue
+            if len(self.failures) == MAX_CONNECT_ATTEMPTS:
+                left = len(self.addresses) - len(self.failures) - len(self.refusals)
+                self.untried = f"; {left} more addresses not tried"
+                return
+            yield address
+
+    def failed(self, address: str, exc: BaseException, *, refused: bool = False) -> None:
+        self.refused += refused
+        reason = "connection refused" if refused else (str(exc) or type(exc).__name__)
+        self.failures.append(f"{address}:{self.port}: {reason}")
+
+    def error(self) -> httpcore.ConnectError:
+        if self.refusals and not self.failures:
+            return PolicyConnectError(first_few(self.refusals, separator="; "))  # a name may have thousands
+        if self.failures and self.refused == len(self.failures) and not self.refusals:
+            return RefusedConnectError(first_few(self.failures, separator="; ") + self.untried)
+        return httpcore.ConnectError(first_few(self.failures + self.refusals, separator="; ") + self.untried)
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """The single place HTTP opens sockets: our resolver, the policy, the port map."""
 
@@ -93,29 +137,20 @@ class GuardedBackend(httpcore.NetworkBackend):
             addresses = self.dns.addresses(host)
         except ResolveError as exc:
             raise DnsConnectError(str(exc)) from None
-        refusals, failures, untried = [], [], ""
-        for address in addresses:
-            refusal = self.profile.policy.refusal(address, self.profile.port(port))
-            if refusal:
-                refusals.append(refusal)
-                continue
-            if len(failures) == MAX_CONNECT_ATTEMPTS:
-                untried = f"; {len(addresses) - len(failures) - len(refusals)} more addresses not tried"
-                break
+        attempts = ConnectAttempts(self.profile, addresses, port)
+        for address in attempts.candidates():
             try:
                 stream = self._inner.connect_tcp(
-                    address, self.profile.port(port), timeout=_remaining(timeout),
+                    address, attempts.connect_port, timeout=_remaining(timeout),
                     socket_options=socket_options,
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failures.append(f"{address}:{port}: {exc or type(exc).__name__}")
+                attempts.failed(address, exc)
                 continue
             with self._lock:
                 self.connections_opened += 1
             return _DeadlineStream(stream, address)
-        if refusals and not failures:
-            raise PolicyConnectError(first_few(refusals, separator="; "))  # a name may have thousands
-        raise httpcore.ConnectError(first_few(failures + refusals, separator="; ") + untried)
+        raise attempts.error()
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

@@ -27,7 +27,8 @@ class NetworkProfile:
       published ranges shipped in ``data/cloudflare_ips.json``. Set by the sandbox and tests only.
     - ``mail_capture_domain`` / ``mailbox``: where email.transactional's test mails are sent
       and read back (``checks/engine/email/mailbox.py``); ``mail_wait_s`` how long it waits
-      for them to arrive. No mailbox: the check reports ``error``.
+      for them to arrive. No mailbox: the check reports ``error``. ``smtp_session_timeout_s``
+      bounds one whole SMTP session (each read has ``http_timeout_s`` besides).
     """
 
     nameservers: tuple[str, ...] = ()
@@ -46,6 +47,7 @@ class NetworkProfile:
     mail_capture_domain: str = ""
     mailbox: Mailbox | None = field(default=None, compare=False)
     mail_wait_s: float = 60.0
+    smtp_session_timeout_s: float = 60.0
 
     def __hash__(self) -> int:
         return hash((self.nameservers, self.dns_port, self.allowed_networks))

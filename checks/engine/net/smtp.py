@@ -13,6 +13,7 @@ then no password is sent (it would cross the network in clear).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import smtplib
 import socket
@@ -32,6 +33,11 @@ if TYPE_CHECKING:  # spec imports the email package, which imports this one
 
 EHLO_NAME = "audit.launchready.invalid"  # RFC 2606 .invalid: we receive no mail at this name
 MAX_REPLY_CHARS = 300
+# One reply may span lines (250-…); a hostile server could send them without end. RFC 5321
+# §4.5.3.1.5 caps a reply line at 512 octets; an EHLO reply of a real server has ~15 lines.
+MAX_REPLY_LINES = 100
+MAX_REPLY_BYTES = 64_000
+MAX_EXTENSIONS = 40
 
 
 class SmtpFailure(Exception):
@@ -82,18 +88,34 @@ class SmtpClient:
     def send(self, settings: SmtpSettings, messages: list[EmailMessage], envelope_from: str) -> SmtpSession:
         """Submit ``messages`` in one session (as an app does), each to the addresses in its
         ``To`` header, with ``envelope_from`` as MAIL FROM. Returns the ``SmtpSession``; raises
-        ``SmtpFailure`` at the first thing that fails (nothing after it is sent)."""
+        ``SmtpFailure`` at the first thing that fails (nothing after it is sent).
+
+        The whole session is bounded by ``NetworkProfile.smtp_session_timeout_s``: a server that
+        trickles its replies a byte at a time is cut off then (each read alone has its own
+        timeout, which such a server never trips). The password, and the base64 forms AUTH sends
+        it in, are scrubbed from any reply a failure quotes."""
         session = SmtpSession(settings.host, settings.port, settings.security)
         started = time.monotonic()
-        session.address = self._address(settings)
-        smtp = self._connect(settings, session)
         try:
-            self._secure_and_login(smtp, settings, session)
-            for message in messages:
-                self._submit(smtp, message, envelope_from, session)
-            _quietly(smtp.quit)
+            session.address = self._address(settings)
+            kind = _PinnedSMTP_SSL if settings.security == "tls" else _PinnedSMTP
+            smtp = kind(session.address, self.profile.connect_timeout_s, self.profile.ssl_context())
+            deadline = _Deadline(smtp, self.profile.smtp_session_timeout_s)
+            try:
+                self._connect(smtp, settings, session)
+                deadline.check("connect")  # a greeting cut short still parses as a reply
+                self._secure_and_login(smtp, settings, session)
+                for message in messages:
+                    self._submit(smtp, message, envelope_from, session)
+                _quietly(smtp.quit)
+            except SmtpFailure as failure:
+                raise deadline.explain(failure) from None
+            finally:
+                deadline.cancel()
+                smtp.close()
+        except SmtpFailure as failure:
+            raise _scrubbed(failure, settings) from None
         finally:
-            smtp.close()
             session.elapsed_ms = (time.monotonic() - started) * 1000
         return session
 
@@ -111,11 +133,7 @@ class SmtpClient:
             refusals.append(refusal)
         raise SmtpFailure("policy", "connect", first_few(refusals, separator="; "))
 
-    def _connect(self, settings: SmtpSettings, session: SmtpSession) -> smtplib.SMTP:
-        timeout_s = self.profile.connect_timeout_s
-        context = self.profile.ssl_context()
-        kind = _PinnedSMTP_SSL if settings.security == "tls" else _PinnedSMTP
-        smtp = kind(session.address, timeout_s, context)
+    def _connect(self, smtp: smtplib.SMTP, settings: SmtpSettings, session: SmtpSession) -> None:
         phase = "TLS handshake" if settings.security == "tls" else "connect"
         try:
             port = self.profile.port(settings.port)
@@ -125,19 +143,18 @@ class SmtpClient:
                 self.connections_opened += 1
         session.banner = _text(banner)
         if code != 220:
-            smtp.close()
             reply = f"{code} {session.banner}"
             raise SmtpFailure("refused", "greeting", f"the server refused the session: {reply}", reply)
         smtp.timeout = self.profile.http_timeout_s
+        smtp.sock.settimeout(smtp.timeout)  # the socket keeps the connect timeout otherwise
         if settings.security == "tls":
             session.tls_version = smtp.sock.version()
-        return smtp
 
     def _secure_and_login(self, smtp: smtplib.SMTP, settings: SmtpSettings, session: SmtpSession) -> None:
         _guard("EHLO", smtp.ehlo, smtp.timeout)
         if settings.security == "starttls":
             if not smtp.has_extn("starttls"):
-                offered = ", ".join(smtp.esmtp_features) or "nothing"
+                offered = first_few([_text(x)[:40] for x in smtp.esmtp_features], shown=8) or "nothing"
                 raise SmtpFailure(
                     "tls", "STARTTLS", "the server does not offer STARTTLS: mail and the password would "
                     f"cross the network in clear (EHLO offered: {offered})",
@@ -145,13 +162,13 @@ class SmtpClient:
             _guard("STARTTLS", lambda: smtp.starttls(context=smtp.context), smtp.timeout)
             session.tls_version = smtp.sock.version()
             _guard("EHLO", smtp.ehlo, smtp.timeout)
-        session.extensions = sorted(smtp.esmtp_features)
+        session.extensions = [_text(x)[:40] for x in sorted(smtp.esmtp_features)[:MAX_EXTENSIONS]]
         if not settings.username:
             return
         if settings.security == "none":
             raise SmtpFailure("tls", "AUTH", "refusing to send the SMTP password without TLS: "
                               "choose STARTTLS or implicit TLS for this server")
-        _guard("AUTH", lambda: smtp.login(settings.username, settings.password), smtp.timeout)
+        _guard("AUTH", lambda: _login(smtp, settings.username, settings.password), smtp.timeout)
         session.authenticated_as = settings.username
 
     def _submit(self, smtp: smtplib.SMTP, message: EmailMessage, envelope_from: str,
@@ -162,8 +179,98 @@ class SmtpClient:
         session.accepted += recipients
 
 
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH PLAIN in UTF-8 (RFC 4616 §2) when offered — smtplib encodes its AUTH as ASCII and
+    would fail on a non-ASCII password; else smtplib's choice (CRAM-MD5, LOGIN)."""
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        smtp.login(username, password)
+        return
+    response = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode("ascii")
+    code, reply = smtp.docmd("AUTH", "PLAIN " + response)
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+class _Deadline:
+    """Cuts a session off after ``limit_s`` seconds by shutting its socket down, which ends any
+    read in progress; ``explain`` words a failure caused by that as a timeout."""
+
+    def __init__(self, smtp: smtplib.SMTP, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.fired = False
+        self._smtp = smtp
+        self._timer = threading.Timer(limit_s, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cut(self) -> None:
+        self.fired = True
+        with contextlib.suppress(OSError, AttributeError):
+            self._smtp.sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def check(self, phase: str) -> None:
+        """Raise the timeout now if the deadline cut ``phase`` short."""
+        if self.fired:
+            raise SmtpFailure("timeout", phase, f"{phase}: the session took over {self.limit_s:g} s")
+
+    def explain(self, failure: SmtpFailure) -> SmtpFailure:
+        if not self.fired:
+            return failure
+        message = f"{failure.phase}: the session took over {self.limit_s:g} s"
+        return SmtpFailure("timeout", failure.phase, message)
+
+
+def _scrubbed(failure: SmtpFailure, settings: SmtpSettings) -> SmtpFailure:
+    """``failure`` without the password in any form AUTH sent it (some servers quote the
+    command they refuse)."""
+    if not settings.password:
+        return failure
+    user, password = settings.username.encode(), settings.password.encode()
+    secrets = [settings.password] + [
+        base64.b64encode(raw).decode("ascii") for raw in (password, b"\0" + user + b"\0" + password)
+    ]
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    return SmtpFailure(failure.kind, failure.phase, clean(str(failure)), clean(failure.reply))
+
+
+class _BoundedReader:
+    """The socket's file for smtplib, counting one reply's lines and bytes (``reset`` per
+    reply): past ``MAX_REPLY_LINES`` or ``MAX_REPLY_BYTES`` it raises ``ReplyTooLong``."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.reset()
+
+    def reset(self) -> None:
+        self.lines = self.bytes = 0
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.raw.readline(limit)
+        self.lines += 1
+        self.bytes += len(line)
+        if self.lines > MAX_REPLY_LINES or self.bytes > MAX_REPLY_BYTES:
+            raise ReplyTooLong(f"a reply over {MAX_REPLY_LINES} lines or {MAX_REPLY_BYTES} bytes")
+        return line
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class ReplyTooLong(OSError):
+    """A server reply longer than any real server sends."""
+
+
 class _PinnedSMTP(smtplib.SMTP):
-    """``smtplib.SMTP`` connecting to a given address while naming the host (for TLS)."""
+    """``smtplib.SMTP`` connecting to a given address while naming the host (for TLS), its
+    replies bounded (``_BoundedReader``)."""
 
     def __init__(self, address: str, timeout_s: float, context: ssl.SSLContext) -> None:
         self._pinned = address
@@ -173,6 +280,12 @@ class _PinnedSMTP(smtplib.SMTP):
     def _get_socket(self, host, port, timeout):
         self._host = host  # what starttls() verifies the certificate against (set by __init__ only)
         return socket.create_connection((self._pinned, port), timeout)
+
+    def getreply(self):
+        if self.file is None:  # smtplib drops its file after STARTTLS; ours is made here
+            self.file = _BoundedReader(self.sock.makefile("rb"))
+        self.file.reset()
+        return super().getreply()
 
 
 class _PinnedSMTP_SSL(_PinnedSMTP):
@@ -209,6 +322,8 @@ def _guard(phase: str, step, timeout_s: float):
         kind = "auth" if phase == "AUTH" else "protocol"
         raise SmtpFailure(kind, phase, f"{phase}: the server does not support it ({exc})") from None
     except smtplib.SMTPServerDisconnected as exc:
+        if isinstance(exc.__context__, ReplyTooLong):  # smtplib wraps our reader's refusal
+            raise SmtpFailure("protocol", phase, f"{phase}: the server sent {exc.__context__}") from None
         if "timed out" in str(exc):
             raise SmtpFailure("timeout", phase, _silent(phase, timeout_s)) from None
         raise SmtpFailure("protocol", phase, f"{phase}: the server closed the connection ({exc})") from None
@@ -217,6 +332,9 @@ def _guard(phase: str, step, timeout_s: float):
     except TimeoutError:
         raise SmtpFailure("timeout", phase, _silent(phase, timeout_s)) from None
     except ssl.SSLError as exc:
+        if exc.reason == "WRONG_VERSION_NUMBER":  # a plain-text greeting where TLS was expected
+            raise SmtpFailure("tls", phase, f"{phase} failed: the server did not answer with TLS; it may "
+                              "expect STARTTLS (usually port 587) rather than implicit TLS") from None
         raise SmtpFailure("tls", phase, f"{phase} failed: {exc.reason or exc}") from None
     except (smtplib.SMTPException, OSError) as exc:
         kind = "connect" if phase in ("connect", "TLS handshake") else "protocol"
