@@ -5,8 +5,10 @@ every launch impact; open, in progress, fixed (claimed), verified, regressed and
 summaries and remediations written as the checks write them — and 30 days of history: one
 full audit a day, each with a result for every unit of the project's real audit plan, so the
 "Open risks per audit" chart has 30 bars and the latest audit lists every finding not yet
-verified. Monitoring (uptime and latency, issue 6) is not built yet: when it lands its charts
-join ``handover.services.handover_charts`` and this benchmark seeds 30 days of its data too.
+verified — plus 30 days of monitoring for its four critical endpoints (hourly roll-ups for 30
+days, raw probes every 60 s for the last 24 hours, one incident), so the uptime and p95 charts
+are drawn from real rows, and a full handover record (deploy steps, secret locations, access
+map, owners, the five runbook entries, both sign-offs).
 
 Then the PDF is rendered with ``handover.services.handover_render`` (cold: the first render
 in this process, which imports WeasyPrint and loads fonts), three more times (warm), and read
@@ -216,8 +218,59 @@ def seed():
         results += len(rows)
         runs.append(run)
     Finding.objects.bulk_create(_finding(project, s, runs) for s in stories)
+    _seed_monitoring(project, first + timedelta(days=DAYS))
+    _seed_handover_record(project)
     latest = AuditRun.objects.get(pk=runs[-1].pk)
     return project, latest, results, stories
+
+
+def _seed_monitoring(project, now: datetime) -> None:
+    """A monitor per critical endpoint: 30 days of hourly roll-ups (one bad hour a week), 24
+    hours of raw probes every 60 s, and one closed incident."""
+    from checks.models import Incident, Monitor, Probe, ProbeRollup
+
+    rng = random.Random(7)
+    for endpoint in project.endpoints.all():
+        monitor = Monitor.objects.create(
+            project=project, endpoint=endpoint, name=endpoint.kind, url=endpoint.url,
+            method="GET", state=Monitor.State.UP, last_probe_at=now,
+        )
+        hour0 = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
+        ProbeRollup.objects.bulk_create(
+            ProbeRollup(monitor=monitor, hour=hour0 + timedelta(hours=h), probes=60,
+                        ok_probes=55 if h % 168 == 100 else 60, latency_p50_ms=80 + rng.random() * 40,
+                        latency_p95_ms=180 + rng.random() * 120, latency_max_ms=400 + rng.random() * 300)
+            for h in range(DAYS * 24)
+        )
+        Probe.objects.bulk_create(
+            Probe(monitor=monitor, at=now - timedelta(minutes=m), due_at=now - timedelta(minutes=m),
+                  ok=True, status_code=200, latency_ms=60 + rng.random() * 200)
+            for m in range(24 * 60)
+        )
+        Incident.objects.create(monitor=monitor, project=project, opened_at=now - timedelta(days=3, hours=2),
+                                closed_at=now - timedelta(days=3, hours=1, minutes=52), reason="status 503")
+
+
+def _seed_handover_record(project) -> None:
+    from handover.models import AccessEntry, AreaOwner, HandoverRecord, RunbookEntry, SecretLocation
+    from handover.runbook_defaults import STARTERS
+
+    HandoverRecord.objects.create(
+        project=project, deploy_steps="Merge to main; CI builds the image and runs `fly deploy`.",
+        monitoring_links="Dashboard https://status.harbour.example\nLogs https://logs.harbour.example",
+        consultant_signed_at=datetime.now(UTC), founder_signed_at=datetime.now(UTC),
+    )
+    for name in ("Stripe live key", "Postmark server token", "Database URL", "Django SECRET_KEY", "S3 keys"):
+        SecretLocation.objects.create(project=project, name=name, store="1Password — Harbour vault",
+                                      path=f"Production/{name}", who_can_access="Founders, lead consultant")
+    for system in ("Fly.io", "Cloudflare", "GitHub", "Postmark", "Stripe", "AWS", "Sentry", "Registrar"):
+        AccessEntry.objects.create(project=project, system=system, url=f"https://{system.lower()}.example",
+                                   owner="Ada (founder)", people_with_access="Ada, Ben, agency", mfa="on")
+    for area in ("Infrastructure", "Payments", "Email", "Content"):
+        AreaOwner.objects.create(project=project, area=area, owner="Ada", contact="ada@harbour.example")
+    for position, starter in enumerate(STARTERS):
+        RunbookEntry.objects.create(project=project, key=starter.key, title=starter.title,
+                                    steps=starter.steps, position=position)
 
 
 def _result(run, unit, story: dict | None, day: int):
@@ -318,6 +371,9 @@ def main() -> int:
         problems.append(f"the risk chart has {figures['bars']} bars, not {DAYS}")
     if f"{DAYS} audits from #" not in text:
         problems.append("the PDF does not hold the risk chart's summary")
+    for words in ("Uptime per day", "p95 latency per hour", "Site down", "Stripe live key"):
+        if words not in text:
+            problems.append(f"the PDF does not hold {words!r} (monitoring charts, handover record)")
     for story in figures["stories"]:
         unit = story["unit"]
         if story["state"] != "verified" and wording(unit.check, unit.target)[0][:40] not in text:

@@ -131,6 +131,7 @@ class LogSampleForm(forms.Form):
         label="Paste log lines", required=False, strip=False,
         widget=forms.Textarea(attrs={
             "rows": 10, "class": "mono", "spellcheck": "false", "autocomplete": "off",
+            "maxlength": MAX_LOG_BYTES,  # the browser stops a paste past the limit
             "placeholder": "2026-11-30T07:40:01Z INFO GET /v1/feed 200 14 ms …",
         }),
     )
@@ -141,6 +142,13 @@ class LogSampleForm(forms.Form):
         help_text="Two letters (US, GB, DE …): numbers written without +country code are read as this "
                   "country's",
     )
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.errors and self.is_bound:
+            # The pasted log may hold the very secrets the scan looks for: never echo it back.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("text")] = ""
 
     def clean_phone_region(self) -> str:
         from phonenumbers import SUPPORTED_REGIONS

@@ -4,15 +4,16 @@ change things, founders read the dashboard (a write answers 403), anyone else ge
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from checks import dashboard
-from checks.engine.loghygiene import KINDS, LogTooLarge, scan_from_dict
+from checks.engine.loghygiene import KINDS, MAX_LOG_BYTES, LogTooLarge, scan_from_dict
 from checks.forms import AlertChannelForm, LogSampleForm, MonitorEndpointsForm, MonitorForm, apply_errors
 from checks.models import LogSample
 from checks.monitoring import services as monitoring
@@ -62,7 +63,7 @@ def monitor_create(request, project_id: int):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, f"Monitor {monitor.name} added: its first probe runs within a minute.")
+            messages.success(request, f"Monitor {monitor.name} added: {_first_probe_note()}")
             return _back(project)
     return render(request, "checks/monitor_form.html", {
         "project": project, "form": form, "editing": False,
@@ -194,7 +195,12 @@ def channel_test(request, project_id: int, channel_id: int):
 def log_sample(request, project_id: int):
     """Paste or upload a log sample; only its redacted scan is kept."""
     project = access.project_for(request.user, project_id, write=True)
-    form = LogSampleForm(request.POST or None, request.FILES or None)
+    try:
+        form = LogSampleForm(request.POST or None, request.FILES or None)
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: say so, not a bare 400
+        too_big = f"The pasted text is over {MAX_LOG_BYTES:,} bytes. Paste a slice of it, or upload the file."
+        return render(request, "checks/log_sample_form.html",
+                      {"project": project, "form": LogSampleForm(), "too_big": too_big})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -228,3 +234,12 @@ def agency_overview(request):
             "unmonitored": sum(r.state == "none" for r in rows),
         },
     })
+
+
+def _first_probe_note() -> str:
+    """When the first probe comes: within a minute with a beat and a worker (Redis); never on
+    the embedded default, which has neither — say so rather than promise a probe."""
+    if settings.REDIS_URL:
+        return "its first probe runs within a minute."
+    return ("nothing probes it in this panel: monitors run under Celery beat and a worker "
+            "(set REDIS_URL, then make worker and make beat).")

@@ -24,8 +24,11 @@ class NoSecretsMixin:
 
     def clean(self):
         cleaned = super().clean()
-        for name, value in list(cleaned.items()):
-            if isinstance(value, str) and (what := secret_like(value)):
+        # The submitted values, not only the cleaned ones: a secret that also failed its own
+        # field's rule (too long, say) never reaches cleaned_data, and would be echoed back.
+        for name in self.fields:
+            raw = self.data.get(self.add_prefix(name))
+            if isinstance(raw, str) and (what := secret_like(raw)):
                 self.add_error(name, ValidationError(NOT_THE_VALUE.format(what=what), code="secret_value"))
                 self.data = self.data.copy()
                 self.data[self.add_prefix(name)] = ""

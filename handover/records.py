@@ -12,6 +12,8 @@ from checks.engine.handover_record import HandoverData
 from handover.models import AccessEntry, AreaOwner, HandoverRecord, RunbookEntry, SecretLocation
 from handover.runbook_defaults import BY_KEY, STARTERS
 
+SIGNATURE_FIELDS = ["consultant_signed_by", "consultant_signed_at", "founder_signed_by", "founder_signed_at"]
+
 
 class SignOffRefused(ValueError):
     """A sign-off out of turn (the founder before the consultant); the message says why."""
@@ -38,14 +40,27 @@ def sign_off_clear(record: HandoverRecord) -> bool:
         return False
     record.consultant_signed_by = record.founder_signed_by = None
     record.consultant_signed_at = record.founder_signed_at = None
-    record.save()
+    record.save(update_fields=SIGNATURE_FIELDS)
     return True
 
 
 def sign(record: HandoverRecord, user, role: str) -> None:
     """``user`` signs as ``role`` (``consultant`` or ``founder``) now. Raises
     ``SignOffRefused`` when the founder signs before the consultant has, or a side signs twice
-    (an edit clears both signatures, so signing again follows an edit)."""
+    (an edit clears both signatures, so signing again follows an edit).
+
+    The row is re-read under a lock and only the signature fields are written: a signer's
+    page loaded before an edit cannot put the old text back, and two signers at once cannot
+    both pass the checks."""
+    with transaction.atomic():
+        locked = HandoverRecord.objects.select_for_update().get(pk=record.pk)
+        _sign(locked, user, role)
+        locked.save(update_fields=SIGNATURE_FIELDS)
+    for name in SIGNATURE_FIELDS:
+        setattr(record, name, getattr(locked, name))
+
+
+def _sign(record: HandoverRecord, user, role: str) -> None:
     now = timezone.now()
     if role == "consultant":
         if record.consultant_signed_at is not None:
@@ -59,7 +74,6 @@ def sign(record: HandoverRecord, user, role: str) -> None:
         record.founder_signed_by, record.founder_signed_at = user, now
     else:
         raise ValueError(f"unknown sign-off role {role!r}")
-    record.save()
 
 
 def runbook_missing(project) -> list:

@@ -529,7 +529,7 @@ def _draw_lines(cid, width, height, title, summary, many, clean, unit, y_min, y_
         low = 0.0  # latencies and counts read from zero; percentages zoom (uptime 99.9)
     if y_max is None and high < 0:
         high = 0.0
-    if unit == "%" and y_max is None and high <= 100:
+    if unit == "%" and high <= 100:
         high = 100.0  # uptime reads against 100 %
         if low >= 100:
             low = 99.0  # all up: a flat line on top, not a range of 99–101 %

@@ -33,10 +33,17 @@ _KNOWN = [
     (re.compile(r"\bkey-[0-9a-f]{32}\b"), "a Mailgun API key (key-…)"),
     (re.compile(r"\bnpm_[0-9A-Za-z]{36}\b"), "an npm token (npm_…)"),
     (re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"), "a JSON Web Token (eyJ…)"),
+    (re.compile(r"\bshp(at|ss|ca|pa)_[0-9a-fA-F]{32}\b"), "a Shopify access token (shpat_…)"),
+    (re.compile(r"\bdapi[0-9a-f]{32}\b"), "a Databricks token (dapi…)"),
+    (re.compile(r"django-insecure-\S{20,}"), "a Django SECRET_KEY (django-insecure-…)"),
     (re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I), "a URL with a password in it"),
     (re.compile(r"[?&](access_token|api_key|apikey|key|password|secret|sig|signature|token)=[^&\s]{12,}",
                 re.I),
      "a URL with a key or token in its query"),
+    # NAME=value or NAME: value where the name says what it is (a .env line, a YAML line).
+    (re.compile(r"\b(password|passwd|pwd|secret|secret_key|token|api[_-]?key|private[_-]?key|"
+                r"client[_-]?secret|access[_-]?key)\s*[:=]\s*[\"']?[^\s\"']{6,}", re.I),
+     "a secret written as name = value"),
 ]
 # Runs of characters keys are made of; a run is judged as a whole.
 _RUN = re.compile(r"[A-Za-z0-9+/=_\-]{24,}")

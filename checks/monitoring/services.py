@@ -145,7 +145,13 @@ def _monitor_fields(
         if len(url) > MAX_URL_CHARS:
             raise ValidationError("too long")
         _url(url)
-    except ValidationError:
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            errors["url"] = ("Put no user name, password or token in the URL: it would be stored and "
+                             "shown in clear.")
+        elif refusal := _literal_refusal(parts.hostname or ""):
+            errors["url"] = refusal  # an address the probe would be refused anyway: say it now
+    except (ValidationError, ValueError):
         errors["url"] = f"Enter an http:// or https:// URL of at most {MAX_URL_CHARS} characters."
     method = (method or "GET").upper()
     if method not in PROBE_METHODS:
@@ -283,6 +289,16 @@ def validate_webhook_url(kind: str, url: str) -> str:
         raise ValidationError({"webhook_url": "A webhook URL starts with https:// (it carries a secret)."})
     _check_policy(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     return url
+
+
+def _literal_refusal(host: str) -> str | None:
+    """The outbound policy's refusal of ``host`` when it is an IP literal (169.254.169.254, a
+    private address); host names are judged at each probe, since DNS may change."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    return monitor_profile().policy.refusal(host.strip("[]"))
 
 
 def _in_allowed_networks(host: str) -> bool:

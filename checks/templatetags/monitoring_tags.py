@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import urlsplit, urlunsplit
 
 from django import template
 
@@ -92,3 +93,17 @@ def uptime_class(value) -> str:
     if pct is None:
         return ""
     return "good" if pct >= 99.9 else "warn" if pct >= 99 else "bad"
+
+
+@register.filter
+def bare_url(value) -> str:
+    """A URL without any user name or password in it (``https://host/path?query``): monitors
+    refuse credentials, but a row stored before that rule, or by a script, must not show them."""
+    try:
+        parts = urlsplit(str(value))
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
+    netloc = f"[{host}]{port}" if ":" in host else f"{host}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
