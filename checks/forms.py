@@ -72,6 +72,10 @@ class MonitorEndpointsForm(forms.Form):
         self.fields["endpoints"].choices = [
             (str(e.pk), f"{e.kind.replace('_', ' ').capitalize()}: {e.method} {e.url}") for e in endpoints
         ]
+        # The kinds stage 5 asks a monitor for start ticked (the page says so).
+        self.fields["endpoints"].initial = [
+            str(e.pk) for e in endpoints if e.kind in monitoring.DEFAULT_KINDS
+        ]
 
     def chosen(self) -> list:
         return [self.endpoint_objects[pk] for pk in self.cleaned_data["endpoints"]]

@@ -33,13 +33,13 @@ def risk_list(run: AuditRun) -> list[CheckResult]:
     return rank(run.results.all(), run.project.spec())
 
 
-def untested(run: AuditRun) -> list[CheckResult]:
-    """Results that could not be tested (``error``), by stage and check."""
-    return list(run.results.filter(status=Status.ERROR).order_by("stage", "check_id", "target"))
-
-
 # Stages sort by their number (audit … handover), not by name ("handover" < "hardening").
 STAGE_ORDER = Case(*(When(stage=s.value, then=Value(s.number)) for s in Stage), output_field=IntegerField())
+
+
+def untested(run: AuditRun) -> list[CheckResult]:
+    """Results that could not be tested (``error``), by stage, check and target."""
+    return list(run.results.filter(status=Status.ERROR).order_by(STAGE_ORDER, "check_id", "target"))
 
 
 def passed(run: AuditRun) -> list[CheckResult]:

@@ -24,6 +24,7 @@ from checks.engine.spec import INVALID_PROJECT, InvalidMailSetting
 from checks.models import AuditRun
 from checks.selectors import edge_matrix, latest_finished_run, latest_mail_test, risk_summary
 from checks.services import run_progress, sweep_stale_audits
+from handover.services import rollback_html
 from launchready import crypto
 from launchready.crypto import mask
 from projects import access, invites
@@ -105,6 +106,7 @@ def project_detail(request, project_id: int):
         "hosts": hosts,
         **_smtp(project),
         "mail_test": latest_mail_test(project),
+        "rollback_notes_html": rollback_html(project.rollback_notes),
         # Only the file name: the server's paths are none of the reader's business.
         "scenario_label": Path(project.sandbox_scenario).name if project.sandbox_scenario else "",
         # Staff only: who was invited to follow the project (founders never see others' emails).

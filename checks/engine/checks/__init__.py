@@ -10,6 +10,7 @@ from checks.engine.checks import (  # noqa: F401
     email_records,
     email_spf,
     email_transactional,
+    exposed,
     handover,
     headers,
     http,
