@@ -26,10 +26,13 @@ test: $(VENV)/.installed
 	@DATABASE_URL=$(PG_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 # The panel with demo data on the embedded default; prints a consultant's and a founder's login.
+# monitor_loop probes the monitors meanwhile (Celery beat and a worker do it with Redis).
 serve: $(VENV)/.installed
 	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate -v0
 	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py seed_demo
-	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py runserver 127.0.0.1:8000
+	@# Monitors are probed by monitor_loop beside the server (no Celery here); it stops with it.
+	@env -u DATABASE_URL -u REDIS_URL sh -c '$(PY) manage.py monitor_loop & loop=$$!; \
+		trap "kill $$loop 2>/dev/null" EXIT INT TERM; $(PY) manage.py runserver 127.0.0.1:8000'
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A launchready worker -l info --concurrency 4

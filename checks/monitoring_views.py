@@ -237,9 +237,9 @@ def agency_overview(request):
 
 
 def _first_probe_note() -> str:
-    """When the first probe comes: within a minute with a beat and a worker (Redis); never on
-    the embedded default, which has neither — say so rather than promise a probe."""
+    """When the first probe comes: with a beat and a worker (Redis), or on the embedded default
+    with ``manage.py monitor_loop`` running beside the panel (``make serve`` starts it)."""
     if settings.REDIS_URL:
         return "its first probe runs within a minute."
-    return ("nothing probes it in this panel: monitors run under Celery beat and a worker "
-            "(set REDIS_URL, then make worker and make beat).")
+    return ("its first probe runs within a minute while manage.py monitor_loop runs beside this panel "
+            "(make serve starts it).")
