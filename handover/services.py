@@ -176,7 +176,7 @@ def _without_b(signature: str) -> str:
     return "; ".join(tag for tag in tags if tag and not tag.replace(" ", "").startswith("b="))
 
 
-def handover_context(project: Project, run: AuditRun | None) -> dict:
+def handover_context(project: Project, run: AuditRun | None, generated_at: datetime | None = None) -> dict:
     """Everything the handover template shows, as plain values.
 
     Keys: ``project``, ``agency``, ``run`` (or ``None``: no finished audit yet),
@@ -196,7 +196,7 @@ def handover_context(project: Project, run: AuditRun | None) -> dict:
         "project": project,
         "agency": project.agency,
         "run": run,
-        "generated_at": timezone.now(),
+        "generated_at": generated_at or timezone.now(),
         "hosts": host_facts(project, results),
         "endpoints": list(project.endpoints.all()),
         "stages": stages,
@@ -392,12 +392,12 @@ def untested_items(run: AuditRun) -> list[UntestedItem]:
     return [UntestedItem(r.check_id, r.target, reason(r.summary)) for r in untested(run)]
 
 
-def handover_html(project: Project, run: AuditRun | None) -> str:
+def handover_html(project: Project, run: AuditRun | None, generated_at: datetime | None = None) -> str:
     """The handover as one self-contained HTML page (its print stylesheet inline)."""
-    return render_to_string("handover/handover.html", handover_context(project, run))
+    return render_to_string("handover/handover.html", handover_context(project, run, generated_at))
 
 
-def handover_render(project: Project, run: AuditRun | None) -> bytes:
+def handover_render(project: Project, run: AuditRun | None, generated_at: datetime | None = None) -> bytes:
     """The handover PDF of ``project`` as of ``run`` (A4, WeasyPrint); ``run`` may be None.
 
     Rendering never fetches anything: the page has no external resources, and the URL
@@ -411,7 +411,7 @@ def handover_render(project: Project, run: AuditRun | None) -> bytes:
         def fetch(self, url, headers=None):
             raise ValueError(f"the handover fetches nothing: {url[:80]}")
 
-    return HTML(string=handover_html(project, run), url_fetcher=OfflineFetcher()).write_pdf()
+    return HTML(string=handover_html(project, run, generated_at), url_fetcher=OfflineFetcher()).write_pdf()
 
 
 def handover_create(*, project: Project, user=None, run: AuditRun | None = None) -> HandoverDocument:
@@ -422,7 +422,12 @@ def handover_create(*, project: Project, user=None, run: AuditRun | None = None)
     if run is not None and run.project_id != project.pk:
         raise ValueError(f"audit #{run.pk} is not an audit of project {project.pk}")
     run = run or latest_finished_run(project)
-    pdf = handover_render(project, run)
-    return HandoverDocument.objects.create(
+    generated_at = timezone.now()
+    pdf = handover_render(project, run, generated_at)
+    document = HandoverDocument.objects.create(
         project=project, run=run, pdf=pdf, size_bytes=len(pdf), created_by=user
     )
+    # The document's date is the one printed on its cover (the render takes a second or two).
+    HandoverDocument.objects.filter(pk=document.pk).update(created_at=generated_at)
+    document.created_at = generated_at
+    return document

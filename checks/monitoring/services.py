@@ -8,7 +8,8 @@ Monitors probe with ``GET`` or ``HEAD`` only: a probe every minute must not chan
 on the client's app. An endpoint whose method is another one (a webhook that takes ``POST``)
 gets a ``GET`` monitor expecting ``405`` (Method Not Allowed, RFC 9110 §15.5.6: what a route
 that exists but takes another method answers) — up means "the app answers on that route";
-a 5xx, a 404 or no answer is down. The expected status can be changed.
+a 5xx, a 404 or no answer is down. A login route is the exception: it serves its form on
+``GET``, so its monitor expects ``200``. The expected status can be changed.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def monitor_for_endpoint(endpoint, **overrides) -> Monitor:
     """A monitor of one of the project's endpoints (see the module docstring for the method
     and expected status), named after the endpoint's kind; ``overrides`` as in
     ``monitor_create``. Raises ``ValidationError``."""
-    method, expected = (endpoint.method, 200) if endpoint.method in PROBE_METHODS else ("GET", 405)
+    if endpoint.method in PROBE_METHODS:
+        method, expected = endpoint.method, 200
+    else:  # GET on a POST route: its form (login) or Method Not Allowed (a webhook, an API)
+        method, expected = "GET", 200 if endpoint.kind == "login" else 405
     taken = set(endpoint.project.monitors.values_list("name", flat=True))
     label = endpoint.kind.replace("_", " ").capitalize()
     name = label if label not in taken else f"{label} ({_short(endpoint.url)})"

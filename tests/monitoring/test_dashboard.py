@@ -342,7 +342,7 @@ def test_the_demo_sync_records_monitors_channels_and_the_log_scan_the_checks_rea
 
     assert again.pk == project.pk
     monitors = project.monitors.order_by("id").values_list("name", "expected_status", "state", "interval_s")
-    assert list(monitors) == [("Homepage", 200, "up", 60), ("Login", 405, "up", 60),
+    assert list(monitors) == [("Homepage", 200, "up", 60), ("Login", 200, "up", 60),
                               ("Health", 200, "up", 30), ("Webhook", 405, "up", 60)]
     assert Probe.objects.filter(monitor__project=project).count() == 4
     channel = AlertChannel.objects.get(project=project)

@@ -35,7 +35,7 @@ def test_the_critical_endpoints_get_monitors_once(project):
     created = services.monitors_create_defaults(project)
     assert summary(created) == [
         ("Homepage", "GET", "https://www.clubhouse.test/", 200, 60, 2, True),
-        ("Login", "GET", "https://app.clubhouse.test/login", 405, 60, 2, True),
+        ("Login", "GET", "https://app.clubhouse.test/login", 200, 60, 2, True),
         ("Health", "GET", "https://api.clubhouse.test/healthz", 200, 60, 2, True),
         ("Webhook", "GET", "https://api.clubhouse.test/hooks/stripe", 405, 60, 2, True),
     ]
