@@ -29,7 +29,7 @@ import logging
 import re
 from datetime import UTC, datetime
 
-from launchready.redaction import REDACTED, redact
+from launchready.redaction import REDACTED, RedactUrlSecrets, redact
 
 _SECRET_NAMES = (r"password|passwd|pwd|secret|token|access_token|refresh_token|id_token|api[_-]?key|apikey"
                  r"|client_secret|authorization|x-api-key")
@@ -101,13 +101,8 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(_clean(payload), ensure_ascii=False)
 
 
-class RedactSecrets(logging.Filter):
+class RedactSecrets(RedactUrlSecrets):
     """Rewrite a record's message with :func:`redact_secrets` (for handlers whose formatter is
     not ``JsonLinesFormatter``, such as a test's capture); never drops a record."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact_secrets(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
+    redactor = staticmethod(redact_secrets)

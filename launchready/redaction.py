@@ -44,11 +44,14 @@ def redact(text: str) -> str:
 
 
 class RedactUrlSecrets(logging.Filter):
-    """Rewrite a record's message with URL tokens redacted; never drops a record."""
+    """Rewrite a record's message with ``redactor`` (here: URL tokens); never drops a record.
+    ``logformat.RedactSecrets`` is the same filter with the wider redactor."""
+
+    redactor = staticmethod(redact)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = self.redactor(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True

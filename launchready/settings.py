@@ -202,16 +202,14 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "launchready.logformat.JsonLinesFormatter"},
     },
-    # Request paths can carry invite and password-reset tokens: masked where Django logs them.
-    # "secrets" masks every credential the console's messages may carry (the JSON formatter
-    # masks its whole line again, tracebacks included).
+    # "secrets" masks every credential a message may carry — request paths with invite and
+    # password-reset tokens included (the JSON formatter masks its whole line again, tracebacks
+    # included).
     "filters": {
-        "url_secrets": {"()": "launchready.redaction.RedactUrlSecrets"},
         "secrets": {"()": "launchready.logformat.RedactSecrets"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
-                    "filters": ["url_secrets", "secrets"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["secrets"]},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # WeasyPrint and fontTools narrate every PDF at INFO.
@@ -224,7 +222,7 @@ LOGGING = {
         # The loggers that log request paths mask them at the source too, for every handler
         # (Django's own, tests'). Naming a logger here drops its handlers: django.server
         # (runserver's request lines) then reaches the console through root.
-        **{name: {"filters": ["url_secrets"], "propagate": True}
+        **{name: {"filters": ["secrets"], "propagate": True}
            for name in ("django.request", "django.server", "django.security.csrf")},
     },
 }
