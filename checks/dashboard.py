@@ -151,7 +151,7 @@ def project_dashboard(project, now: datetime | None = None) -> Dashboard:
         rows[incident.monitor_id].open_incident = incident
     latencies = [p[3] for p in recent if p[3] is not None]
     return Dashboard(
-        rows=list(rows.values()), uptime=uptime, p95_ms=_round(latency_figures(latencies)[1]),
+        rows=list(rows.values()), uptime=uptime, p95_ms=_p95(latencies),
         error_rate_pct=round((len(recent) - uptime["24h"].ok) / len(recent) * 100, 3) if recent else None,
         probes_24h=len(recent), last_deploy_at=last_deploy_at(project),
         open_incidents=incidents[0], recent_incidents=incidents[1],
@@ -169,7 +169,7 @@ def _fill_day(rows: dict[int, MonitorRow], recent: list[tuple]) -> None:
         probes = by_monitor.get(monitor_id, [])
         ok = sum(p[2] for p in probes)
         row.uptime["24h"] = Uptime(ok, len(probes))
-        row.p95_ms = _round(latency_figures([p[3] for p in probes if p[3] is not None])[1])
+        row.p95_ms = _p95([p[3] for p in probes if p[3] is not None])
         row.error_rate_pct = round((len(probes) - ok) / len(probes) * 100, 3) if probes else None
         if probes:
             _, row.last_at, _, _, row.last_status, row.last_error = probes[-1]

@@ -30,7 +30,7 @@ def latest_mail_test(project) -> CheckResult | None:
 
 def risk_list(run: AuditRun) -> list[CheckResult]:
     """Fail and warn results of ``run`` in fix order (impact, reach, fail before warn)."""
-    return rank(run.results.all(), run.project.spec())
+    return rank(run.results.all(), run.project.spec(facts=False))
 
 
 # Stages sort by their number (audit … handover), not by name ("handover" < "hardening").
@@ -95,7 +95,7 @@ def edge_matrix(run: AuditRun, hosts: list[str] | None = None) -> dict:
 def _spec_hosts(run: AuditRun) -> list[str]:
     """The project's hosts in audit order; empty when its domains are no longer valid."""
     try:
-        return run.project.spec().hosts
+        return run.project.spec(facts=False).hosts
     except INVALID_PROJECT:
         return []
 

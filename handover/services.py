@@ -264,7 +264,7 @@ def risk_history_chart(project: Project, *, until: AuditRun | None = None,
 def host_facts(project: Project, results: list[CheckResult]) -> list[HostFacts]:
     """The apex, each subdomain and each endpoint-only host, with their DNS and TLS answers."""
     try:
-        spec = project.spec()
+        spec = project.spec(facts=False)
     except INVALID_PROJECT:  # a project that cannot be audited still gets its facts written down
         return [HostFacts(name=project.apex_domain, role="apex")]
     # "Expired" is said as of the audit, the moment the results describe.

@@ -153,13 +153,15 @@ class Project(models.Model):
             security=self.smtp_security, username=self.smtp_username, password=password, problem=problem,
         )
 
-    def spec(self, *, secrets: bool = False) -> ProjectSpec:
+    def spec(self, *, secrets: bool = False, facts: bool = True) -> ProjectSpec:
         """The engine's view of this project (raises ``InvalidHostname`` for a bad apex,
         ``InvalidMailSetting`` for bad mail settings). ``secrets``: decrypt the SMTP password
         into ``spec.smtp`` — only the audit stage that runs the checks asks for it, so pages
         that only need the hosts never hold it. ``spec.handover``: the handover record's facts
         (stage 7), always given — an empty record fails each part. ``spec.monitoring``: its
-        monitors, alert channels and log scan (stage 5), always given (three queries)."""
+        monitors, alert channels and log scan (stage 5), always given (three queries). With
+        ``facts=False`` both are ``None`` and not queried: pages that need only the hosts and
+        their reach (the risk list's order, the edge matrix) skip eight queries."""
         from checks.monitoring_facts import monitoring_facts  # checks' models refer back to Project
         from handover.facts import handover_facts  # handover's models refer back to Project
 
@@ -175,8 +177,8 @@ class Project(models.Model):
             endpoints=tuple(
                 EndpointSpec(kind=e.kind, url=e.url, method=e.method) for e in self.endpoints.all()
             ),
-            handover=handover_facts(self),
-            monitoring=monitoring_facts(self),
+            handover=handover_facts(self) if facts else None,
+            monitoring=monitoring_facts(self) if facts else None,
         )
 
 

@@ -149,7 +149,7 @@ def _smtp(project) -> dict:
 def _hosts(project) -> list[str]:
     """The hosts an audit of ``project`` checks; empty when its domains are not valid."""
     try:
-        return project.spec().hosts
+        return project.spec(facts=False).hosts
     except INVALID_PROJECT:
         return []
 
