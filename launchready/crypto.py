@@ -35,6 +35,8 @@ _HKDF_INFO = b"launchready field encryption v1"
 ENCRYPTED_FIELDS: tuple[tuple[str, str], ...] = (
     ("projects.Project", "smtp_password_encrypted"),
     ("checks.AlertChannel", "webhook_url_encrypted"),
+    ("projects.TestAccount", "secret_encrypted"),
+    ("projects.DeployHook", "secret_encrypted"),
 )
 
 

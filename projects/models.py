@@ -9,6 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from checks.engine.spec import (
     DEFAULT_SUBDOMAINS,
+    DEFAULT_TARGET_P95_MS,
     ENDPOINT_KINDS,
     ENDPOINT_METHODS,
     EndpointSpec,
@@ -77,6 +78,11 @@ class Project(models.Model):
     )
     subdomains = models.JSONField(default=default_subdomains, blank=True)
     rollback_notes = models.TextField(blank=True)
+    # When a rollback was last really carried out (a drill or a real one); none: never tried.
+    rollback_last_tried_at = models.DateTimeField(null=True, blank=True)
+    # The client's git repository for the secret scan (https://…, reachable by the panel);
+    # an uploaded archive is ``repository_archive``.
+    repository_url = models.URLField(max_length=2000, blank=True)
     # Mail: the DKIM selectors the client signs with, who sends its mail (a preset key of
     # checks/engine/data/mail_providers.json, "" for none) and any other sending IPs.
     dkim_selectors = models.JSONField(default=list, blank=True)
@@ -159,11 +165,15 @@ class Project(models.Model):
         into ``spec.smtp`` — only the audit stage that runs the checks asks for it, so pages
         that only need the hosts never hold it. ``spec.handover``: the handover record's facts
         (stage 7), always given — an empty record fails each part. ``spec.monitoring``: its
-        monitors, alert channels and log scan (stage 5), always given (three queries). With
-        ``facts=False`` both are ``None`` and not queried: pages that need only the hosts and
-        their reach (the risk list's order, the edge matrix) skip eight queries."""
+        monitors, alert channels and log scan (stage 5), always given (three queries).
+        ``spec.hardening`` (stage 3: environments, deploys, rollback, accepted secrets, the
+        repository) and ``spec.accounts`` (test accounts, secrets decrypted only with
+        ``secrets``), six queries. With ``facts=False`` these are empty and not queried:
+        pages that need only the hosts and their reach (the risk list's order, the edge
+        matrix) skip fourteen queries."""
         from checks.monitoring_facts import monitoring_facts  # checks' models refer back to Project
         from handover.facts import handover_facts  # handover's models refer back to Project
+        from projects.hardening_facts import hardening_facts, test_accounts
 
         return ProjectSpec(
             name=self.name,
@@ -175,11 +185,20 @@ class Project(models.Model):
             mail_sending_ips=tuple(self.mail_sending_ips or ()),
             smtp=self.smtp_settings(secrets=secrets),
             endpoints=tuple(
-                EndpointSpec(kind=e.kind, url=e.url, method=e.method) for e in self.endpoints.all()
+                EndpointSpec(kind=e.kind, url=e.url, method=e.method, target_p95_ms=e.target_p95_ms,
+                             personal=e.personal)
+                for e in self.endpoints.all()
             ),
             handover=handover_facts(self) if facts else None,
             monitoring=monitoring_facts(self) if facts else None,
+            hardening=hardening_facts(self) if facts else None,
+            accounts=test_accounts(self, secrets=secrets) if facts else (),
         )
+
+    def repository_archive_meta(self) -> dict | None:
+        """``{pk, filename, size_bytes}`` of the uploaded repository archive, without its bytes."""
+        return (RepositoryArchive.objects.filter(project=self)
+                .values("pk", "filename", "size_bytes").first())
 
 
 class Endpoint(models.Model):
@@ -192,6 +211,10 @@ class Endpoint(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     url = models.URLField(max_length=2000)
     method = models.CharField(max_length=7, choices=METHODS, default="GET")
+    # Stage 4: the p95 this endpoint must stay under, in milliseconds (launch baseline 300).
+    target_p95_ms = models.PositiveIntegerField(default=DEFAULT_TARGET_P95_MS)
+    # Whether its answer depends on who is logged in; None: by kind (feed, membership, profile).
+    personal = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -311,3 +334,14 @@ class Invite(models.Model):
 
     def __str__(self) -> str:
         return f"invite {self.email} to {self.agency} ({self.role})"
+
+
+from projects.hardening_models import (  # noqa: E402,F401  (Django finds models here)
+    DeployEvent,
+    DeployHook,
+    Environment,
+    EnvironmentVariable,
+    RepositoryArchive,
+    SecretAcceptance,
+    TestAccount,
+)

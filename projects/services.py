@@ -12,6 +12,7 @@ from checks.engine.spec import SMTP_DEFAULT_PORTS, SmtpSettings
 from checks.monitoring_facts import monitoring_sync
 from checks.sandbox import Scenario
 from handover.records import record_sync
+from projects.hardening_sync import accounts_sync, hardening_sync
 from projects.models import Agency, Endpoint, Project
 
 SANDBOX_AGENCY = ("sandbox", "Sandbox")
@@ -28,7 +29,9 @@ def project_sync_from_scenario(scenario: Scenario, *, agency: Agency | None = No
     Its ``project.smtp`` mapping ``{host, port, security, username, password, from}`` becomes
     the project's SMTP sending (the password stored encrypted); no mapping clears it. Its
     ``project.handover`` mapping becomes the project's handover record (rows replaced), its
-    ``project.monitoring`` mapping its monitors, alert channels and log scan (rows replaced).
+    ``project.monitoring`` mapping its monitors, alert channels and log scan (rows replaced),
+    its ``project.accounts`` and ``project.hardening`` the test accounts, environments,
+    deploys, accepted secrets, rollback date and repository URL (rows replaced).
 
     Raises ``ValueError`` (or ``InvalidHostname``) when the scenario's project is unusable.
     """
@@ -48,10 +51,14 @@ def project_sync_from_scenario(scenario: Scenario, *, agency: Agency | None = No
     project.mail_sending_ips = list(spec.mail_sending_ips)
     project.rollback_notes = str(scenario.project.get("rollback_notes") or "")
     _copy_smtp(project, spec.smtp)
+    hardening_sync(project, scenario.project.get("hardening"))
     project.save()
+    accounts_sync(project, spec)
     project.endpoints.all().delete()
     Endpoint.objects.bulk_create(
-        Endpoint(project=project, kind=e.kind, url=e.url, method=e.method) for e in spec.endpoints
+        Endpoint(project=project, kind=e.kind, url=e.url, method=e.method,
+                 target_p95_ms=e.target_p95_ms, personal=e.personal)
+        for e in spec.endpoints
     )
     # The handover record as the scenario writes it (validated by spec_from_dict above); no
     # ``handover:`` mapping leaves an empty record, as a new project has.

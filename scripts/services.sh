@@ -33,6 +33,8 @@ fi
 if ! command -v chromium >/dev/null; then apt_install chromium; fi
 # pdftotext, for reading the handover PDF the way a person's tools would.
 if ! command -v pdftotext >/dev/null; then apt_install poppler-utils; fi
+# wrk, the load generator benchmarks/p95_probe.py measures our probe against.
+if ! command -v wrk >/dev/null; then apt_install wrk; fi
 # WeasyPrint's system libraries.
 if ! ldconfig -p | grep -q libpango-1.0; then apt_install libpango-1.0-0 libpangoft2-1.0-0; fi
 echo "services: PostgreSQL and Redis up on 127.0.0.1"

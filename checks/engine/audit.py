@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from checks.engine.handover_record import handover_from_dict
+from checks.engine.hardening_record import accounts_from_list, hardening_from_dict
 from checks.engine.monitoring_record import monitoring_from_dict
 from checks.engine.net.profile import DEFAULT_PROFILE, NetworkProfile
 from checks.engine.net.session import Net
@@ -21,7 +22,9 @@ from checks.engine.spec import InvalidEndpoint, ProjectSpec, SmtpSettings, endpo
 def spec_from_dict(data: dict) -> ProjectSpec:
     """A ``ProjectSpec`` from a scenario's ``project`` mapping (raises ``ValueError``); its
     ``handover`` mapping (``checks/engine/handover_record.py``) becomes ``spec.handover``, its
-    ``monitoring`` mapping (``checks/engine/monitoring_record.py``) ``spec.monitoring``."""
+    ``monitoring`` mapping (``checks/engine/monitoring_record.py``) ``spec.monitoring``, its
+    ``hardening`` mapping and ``accounts`` list (``checks/engine/hardening_record.py``)
+    ``spec.hardening`` and ``spec.accounts``."""
     if not data.get("apex") or not isinstance(data["apex"], str):
         raise ValueError("the project needs an apex domain")
     if not isinstance(data.get("endpoints") or [], list):
@@ -36,7 +39,10 @@ def spec_from_dict(data: dict) -> ProjectSpec:
         if not isinstance(e, dict) or "kind" not in e or "url" not in e:
             raise ValueError(f"endpoint {number} needs a kind and a url")
         try:
-            endpoints.append(endpoint_from(str(e["kind"]), str(e.get("method", "GET")), str(e["url"])))
+            endpoints.append(endpoint_from(
+                str(e["kind"]), str(e.get("method", "GET")), str(e["url"]),
+                target_p95_ms=e.get("target_p95_ms"), personal=e.get("personal"),
+            ))
         except InvalidEndpoint as exc:
             raise ValueError(f"endpoint {number}: {exc}") from None
     kwargs = {}
@@ -65,6 +71,10 @@ def spec_from_dict(data: dict) -> ProjectSpec:
             monitoring, tuple(endpoints), apex=str(data["apex"]),
             preferred_host=str(data.get("preferred_host") or ""),
         ).facts()
+    if "hardening" in data:  # absent: stage 3's recorded facts are not audited
+        rollback = bool(str(data.get("rollback_notes") or "").strip())
+        kwargs["hardening"] = hardening_from_dict(data["hardening"], rollback_steps=rollback)
+    kwargs["accounts"] = accounts_from_list(data.get("accounts"))
     preferred = str(data.get("preferred_host") or "")
     spec = ProjectSpec(
         name=str(data.get("name") or data["apex"]),

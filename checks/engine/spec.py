@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -29,6 +30,11 @@ ENDPOINT_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 MAX_SUBDOMAINS = 50
 MAX_ENDPOINTS = 100
 MAX_DKIM_SELECTORS = 20
+DEFAULT_TARGET_P95_MS = 300  # stage 4's launch baseline for an endpoint's p95
+MAX_TARGET_P95_MS = 60_000
+# Endpoints whose answer is one member's own data unless the project says otherwise.
+PERSONAL_KINDS = ("feed", "membership", "profile")
+LOGIN_METHODS = ("form", "cookie", "bearer")
 # What building a ProjectSpec may raise for stored data that is not (or no longer) valid: a bad
 # name, or a mail setting such as a provider preset that a later release dropped.
 INVALID_PROJECT = (InvalidHostname, InvalidMailSetting)
@@ -38,10 +44,20 @@ class InvalidEndpoint(ValueError):
     """An endpoint that cannot be audited; the message says which part is wrong."""
 
 
-def endpoint_from(kind: str, method: str, url: str) -> EndpointSpec:
+def endpoint_from(
+    kind: str, method: str, url: str, *, target_p95_ms: object = None, personal: object = None,
+) -> EndpointSpec:
     """A validated ``EndpointSpec``: kind among ``ENDPOINT_KINDS``, a known method, an
-    http(s) URL on a DNS name (not an IP literal) with no credentials in it.
+    http(s) URL on a DNS name (not an IP literal) with no credentials in it, a p95 target of
+    1 … 60000 ms (``None``: the default) and ``personal`` a bool or ``None``.
     Raises ``InvalidEndpoint``."""
+    target = DEFAULT_TARGET_P95_MS if target_p95_ms is None else target_p95_ms
+    if isinstance(target, bool) or not isinstance(target, int) or not 0 < target <= MAX_TARGET_P95_MS:
+        raise InvalidEndpoint(
+            f"target_p95_ms {target_p95_ms!r} must be whole milliseconds, 1 to {MAX_TARGET_P95_MS}"
+        )
+    if personal is not None and not isinstance(personal, bool):
+        raise InvalidEndpoint(f"personal {personal!r} must be true, false or left out")
     if kind.lower() not in ENDPOINT_KINDS:
         raise InvalidEndpoint(f"{kind!r} is not a kind: use one of {', '.join(ENDPOINT_KINDS)}")
     if method.upper() not in ENDPOINT_METHODS:
@@ -59,7 +75,8 @@ def endpoint_from(kind: str, method: str, url: str) -> EndpointSpec:
         normalize_hostname(parts.hostname or "")
     except InvalidHostname as exc:
         raise InvalidEndpoint(f"the URL's host: {exc}") from None
-    return EndpointSpec(kind=kind.lower(), url=url, method=method.upper())
+    return EndpointSpec(kind=kind.lower(), url=url, method=method.upper(), target_p95_ms=target,
+                        personal=personal)
 
 # How many people a failure on a host touches; larger sorts first in the risk list.
 # Auth and API serve every member, admin only staff (DESIGN: "auth and api before admin").
@@ -69,13 +86,94 @@ DEFAULT_REACH = 2
 
 @dataclass(frozen=True)
 class EndpointSpec:
+    """A critical endpoint: its ``kind`` (``ENDPOINT_KINDS``), ``url`` and ``method``; the p95
+    it must stay under (``target_p95_ms``); ``personal``: its answer is one member's own data
+    (``None``: by kind, ``PERSONAL_KINDS``)."""
+
     kind: str
     url: str
     method: str = "GET"
+    target_p95_ms: int = DEFAULT_TARGET_P95_MS
+    personal: bool | None = None
 
     @property
     def host(self) -> str:
         return (urlsplit(self.url).hostname or "").lower()
+
+    @property
+    def is_personal(self) -> bool:
+        """Measured logged in, and must never be served from a shared cache."""
+        return self.kind in PERSONAL_KINDS if self.personal is None else self.personal
+
+
+@dataclass(frozen=True)
+class TestAccount:
+    """A login of the client's app the audit may use. ``login``: ``form`` (POST
+    ``username_field``=``username`` and ``password_field``=``secret`` to the project's login
+    endpoint and keep the cookies it sets), ``cookie`` (send ``cookie_name``=``secret``) or
+    ``bearer`` (``Authorization: Bearer <secret>``). ``secret`` is in clear only in memory
+    (never in ``repr``, evidence or logs); ``problem`` says why it cannot be used (a secret no
+    key decrypts), and the checks needing it report ``error`` with it."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    label: str
+    login: str = "form"
+    username: str = ""
+    secret: str = field(default="", repr=False)
+    username_field: str = "username"
+    password_field: str = "password"
+    cookie_name: str = ""
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class EnvironmentFacts:
+    """An environment (``development``, ``staging``, ``production``) and the variables CI
+    posted for it: ``(name, sha256 hex of the value)`` pairs, sorted by name."""
+
+    name: str
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DeployFacts:
+    """A recorded deploy: ``kind`` (``deploy`` / ``rollback``), ``environment``, ``version``,
+    ``age_s`` (seconds since it happened) and its smoke test's ``smoke_status`` (``pending``,
+    ``pass``, ``fail``, ``error``)."""
+
+    kind: str
+    environment: str
+    version: str
+    age_s: float
+    smoke_status: str
+
+
+@dataclass(frozen=True)
+class RepositorySource:
+    """The client's repository for the secret scan: a git ``url`` the panel clones, or an
+    uploaded archive (``archive_name``) whose bytes ``load_archive()`` returns when the scan
+    runs (so building a spec never loads a large blob)."""
+
+    url: str = ""
+    archive_name: str = ""
+    load_archive: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class HardeningFacts:
+    """What stage 3 judges besides the network: ``environments``; ``rollback_steps`` written
+    down; ``rollback_tried_age_s``, seconds since a rollback was last carried out (``None``:
+    never); ``deploys``, the latest recorded deploys, newest first; ``accepted_secrets``, the
+    fingerprints of secret findings the agency accepted; ``repository`` to scan (``None``:
+    none given)."""
+
+    environments: tuple[EnvironmentFacts, ...] = ()
+    rollback_steps: bool = False
+    rollback_tried_age_s: float | None = None
+    deploys: tuple[DeployFacts, ...] = ()
+    accepted_secrets: frozenset[str] = frozenset()
+    repository: RepositorySource | None = None
 
 
 SMTP_SECURITY = ("starttls", "tls", "none")  # STARTTLS (RFC 3207), implicit TLS (RFC 8314), plain
@@ -224,6 +322,12 @@ class ProjectSpec:
     # The project's monitoring (stage 5). The panel always gives it (no monitor fails); ``None``
     # means the caller gave none, and stage 5 plans no check.
     monitoring: MonitoringFacts | None = None
+    # Logins of the client's app (stage 4's personal endpoints, the cross-account test, the
+    # deploy smoke test); empty: those parts report that no test account is set.
+    accounts: tuple[TestAccount, ...] = ()
+    # Stage 3's facts (environments, deploys, rollback, accepted secrets, the repository);
+    # ``None`` means the caller gave none, and the checks needing them plan nothing.
+    hardening: HardeningFacts | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "apex", normalize_hostname(self.apex))

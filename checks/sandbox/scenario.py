@@ -194,7 +194,8 @@ def _load_yaml(text: str, path: Path) -> Any:
 TOP_KEYS = ("name", "description", "project", "dns", "dns_latency_ms", "nameservers", "latency_ms", "hosts",
             "smtp", "expect")
 PROJECT_KEYS = ("name", "client_name", "apex", "preferred_host", "subdomains", "endpoints", "rollback_notes",
-                "dkim_selectors", "mail_provider", "mail_sending_ips", "smtp", "handover", "monitoring")
+                "dkim_selectors", "mail_provider", "mail_sending_ips", "smtp", "handover", "monitoring",
+                "accounts", "hardening")
 HOST_KEYS = ("certificate", "tls_versions", "latency_ms", "https", "http", "edge")
 CERT_KEYS = ("kind", "san", "days_left", "key", "signature")
 NAMESERVER_KEYS = ("dns", "serial", "authoritative")

@@ -269,10 +269,13 @@ class HttpClient:
         method: str = "GET",
         headers: tuple[tuple[str, str], ...] = (),
         timeout_s: float | None = None,
+        body: bytes = b"",
     ) -> HttpExchange:
-        """One request, no redirects followed; never raises for network failures."""
-        key = (method, url, headers, timeout_s)
-        if method in ("GET", "HEAD"):
+        """One request, no redirects followed; never raises for network failures. ``body``
+        is sent as the request content (a login form's fields); GET and HEAD without a body
+        are sent once per audit (memoised)."""
+        key = (method, url, headers, timeout_s, body)
+        if method in ("GET", "HEAD") and not body:
             return self._memo.get(key, lambda: self._fetch(*key))
         return self._fetch(*key)
 
@@ -299,14 +302,14 @@ class HttpClient:
                 return RedirectChain(hops, "capped")
             current = target
 
-    def _fetch(self, method, url, headers, timeout_s) -> HttpExchange:
+    def _fetch(self, method, url, headers, timeout_s, body=b"") -> HttpExchange:
         exchange = HttpExchange(url=url, method=method)
         started = time.monotonic()
         token = _deadline.set(started + (timeout_s or self.profile.http_timeout_s))
         try:
             request = httpx.Request(
                 method, url, headers=[("User-Agent", self.profile.user_agent), *headers],
-                extensions={"timeout": self._timeout.as_dict()},
+                content=body or None, extensions={"timeout": self._timeout.as_dict()},
             )
             with contextlib.closing(self._transport.handle_request(request)) as response:
                 response.request = request
