@@ -27,6 +27,8 @@ class Agency(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
+    # The owner can make two-factor sign-in (TOTP) mandatory for the agency's staff.
+    require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -345,3 +347,4 @@ from projects.hardening_models import (  # noqa: E402,F401  (Django finds models
     SecretAcceptance,
     TestAccount,
 )
+from projects.shell_models import ApiKey, AuditLogEntry  # noqa: E402,F401  (Django finds models here)
