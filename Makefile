@@ -49,6 +49,8 @@ bench: $(VENV)/.installed
 	@$(PY) benchmarks/email_stage.py
 	@$(PY) benchmarks/handover_pdf.py
 	@$(PY) benchmarks/monitor_throughput.py
+	@$(PY) benchmarks/p95_probe.py
+	@$(PY) benchmarks/secret_scan.py
 
 clean:
 	rm -rf var/ .pytest_cache

@@ -95,7 +95,7 @@ def _risk_page(request, project, run):
             untested=untested,
             passed=passed,
             summary=selectors.risk_summary(run),
-            readiness=readiness(run.results.only("stage", "impact", "status")),
+            readiness=readiness(run.results.only("run_id", "stage", "impact", "status")),
         )
     return render(request, "checks/risks.html", context)
 

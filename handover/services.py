@@ -243,7 +243,8 @@ def risk_history_chart(project: Project, *, until: AuditRun | None = None,
     runs = project.runs.filter(state=AuditRun.State.DONE, check_ids=[], quick=False)
     if until is not None:
         runs = runs.filter(pk__lte=until.pk)
-    newest = runs.order_by("-finished_at", "-id").only("id", "finished_at", "created_at")
+    # project_id too: the related manager reads it on every row (deferred: one query each).
+    newest = runs.order_by("-finished_at", "-id").only("id", "project_id", "finished_at", "created_at")
     runs = list(newest[:RISK_HISTORY_RUNS])
     runs.reverse()
     risks = CheckResult.objects.filter(run__in=[r.pk for r in runs], status__in=(Status.FAIL, Status.WARN))

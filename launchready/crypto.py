@@ -37,6 +37,7 @@ ENCRYPTED_FIELDS: tuple[tuple[str, str], ...] = (
     ("checks.AlertChannel", "webhook_url_encrypted"),
     ("projects.TestAccount", "secret_encrypted"),
     ("projects.DeployHook", "secret_encrypted"),
+    ("projects.EncryptedTOTPDevice", "key_encrypted"),  # two-factor sign-in keys (RFC 6238)
 )
 
 

@@ -23,6 +23,8 @@ REDACTED = "[redacted]"
 _PATTERNS = (
     re.compile(r"(/invites/)[A-Za-z0-9_-]{16,}"),
     re.compile(r"(/accounts/reset/[A-Za-z0-9_-]+/)[A-Za-z0-9_-]+(?=/)"),
+    # Sign-up confirmation tokens (projects/signup.py): django.core.signing output, base64 and ':'.
+    re.compile(r"(/accounts/signup/confirm/)[A-Za-z0-9_:-]+"),
     # Alert webhooks (checks/monitoring): whoever has the URL can post to the channel. Slack:
     # https://hooks.slack.com/services/T…/B…/<secret> (also /workflows/…, /triggers/…, and
     # Slack GovCloud's hooks.slack-gov.com): everything after the kind is masked. Discord:

@@ -13,7 +13,7 @@ from django.http import Http404
 
 from checks.models import AlertChannel, AuditRun, Monitor
 from handover.models import HandoverDocument
-from projects.models import Agency, Finding, Invite, Membership, Project
+from projects.models import Agency, Finding, Invite, Membership, Project, SecretAcceptance, TestAccount
 
 STAFF = Membership.STAFF_ROLES
 
@@ -130,3 +130,98 @@ def channel_for(user, project_id, channel_id, *, write: bool = False) -> AlertCh
         raise Http404("No such alert channel") from None
     channel.project = project
     return channel
+
+
+def test_account_for(user, project_id, account_id) -> TestAccount:
+    """A test account of a project ``user`` is staff of (accounts hold the client's logins:
+    founders get ``PermissionDenied``), else 404; an account of another project answers 404."""
+    project = project_for(user, project_id, write=True)
+    try:
+        account = project.test_accounts.get(pk=int(account_id))
+    except (TestAccount.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such test account") from None
+    account.project = project
+    return account
+
+
+# ---------------------------------------------------------------------------------------
+# The REST API (launchready/api/) and the agency pages (API keys, audit log). The API is for
+# agency staff and CI only: a founder sees none of it (404), and a request made with an API
+# key sees only the key's agency (``agency_id``), whatever else its creator belongs to.
+
+def api_projects(user, *, agency_id: int | None = None) -> QuerySet[Project]:
+    """Projects of the agencies where ``user`` is owner or consultant; only those of
+    ``agency_id`` when given (a request made with that agency's API key)."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    agencies = staff_agencies(user)
+    if agency_id is not None:
+        agencies = agencies.filter(pk=agency_id)
+    return Project.objects.filter(agency__in=agencies)
+
+
+def api_project(user, project_id, *, agency_id: int | None = None) -> Project:
+    """A project of ``api_projects``, else 404 (missing and not-yours alike)."""
+    try:
+        return api_projects(user, agency_id=agency_id).select_related("agency").get(pk=int(project_id))
+    except (Project.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such project") from None
+
+
+def api_run(user, run_id, *, agency_id: int | None = None) -> AuditRun:
+    """An audit run of a project of ``api_projects``, else 404."""
+    try:
+        return AuditRun.objects.select_related("project").get(
+            pk=int(run_id), project__in=api_projects(user, agency_id=agency_id)
+        )
+    except (AuditRun.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such audit") from None
+
+
+def api_finding(user, project_id, finding_id, *, agency_id: int | None = None) -> Finding:
+    """A finding of a project of ``api_projects``, else 404; one of another project answers
+    404 even when both are ``user``'s."""
+    project = api_project(user, project_id, agency_id=agency_id)
+    try:
+        finding = project.findings.select_related("owner").get(pk=int(finding_id))
+    except (Finding.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such finding") from None
+    finding.project = project
+    return finding
+
+
+def agency_for_owner(user, agency_id) -> Agency:
+    """An agency ``user`` owns (its API keys and audit log are the owners' alone). A
+    consultant of it gets ``PermissionDenied`` (they know it exists); anyone else 404."""
+    try:
+        pk = int(agency_id)
+    except (ValueError, TypeError):
+        raise Http404("No such agency") from None
+    role = None
+    if user.is_authenticated:
+        role = Membership.objects.filter(user=user, agency_id=pk).values_list("role", flat=True).first()
+    if role == Membership.Role.OWNER:
+        return Agency.objects.get(pk=pk)
+    if role == Membership.Role.CONSULTANT:
+        raise PermissionDenied("Only the agency's owners manage this")
+    raise Http404("No such agency")
+
+
+def owned_agencies(user) -> QuerySet[Agency]:
+    """Agencies where ``user`` is an owner, by name."""
+    if not user.is_authenticated:
+        return Agency.objects.none()
+    owner = Membership.Role.OWNER
+    return Agency.objects.filter(memberships__user=user, memberships__role=owner).order_by("name")
+
+
+def secret_acceptance_for(user, project_id, acceptance_id) -> SecretAcceptance:
+    """An accepted secret of a project ``user`` is staff of (to withdraw it; founders get
+    ``PermissionDenied``), else 404; one of another project answers 404."""
+    project = project_for(user, project_id, write=True)
+    try:
+        acceptance = project.secret_acceptances.get(pk=int(acceptance_id))
+    except (SecretAcceptance.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such accepted secret") from None
+    acceptance.project = project
+    return acceptance

@@ -348,3 +348,4 @@ from projects.hardening_models import (  # noqa: E402,F401  (Django finds models
     TestAccount,
 )
 from projects.shell_models import ApiKey, AuditLogEntry  # noqa: E402,F401  (Django finds models here)
+from projects.totp_models import EncryptedTOTPDevice  # noqa: E402,F401  (Django finds models here)

@@ -27,7 +27,7 @@ from checks.services import run_progress, sweep_stale_audits
 from handover.services import rollback_html
 from launchready import crypto
 from launchready.crypto import mask
-from projects import access, invites
+from projects import access, current_agency, invites
 from projects.finding_services import FindingChangeError
 from projects.findings import finding_history
 from projects.forms import (
@@ -38,6 +38,7 @@ from projects.forms import (
     ProjectForm,
 )
 from projects.models import Finding
+from projects.performance import performance_history
 
 
 @login_required
@@ -46,10 +47,18 @@ def project_list(request):
     # Full audits only: a "Send test mails" run says nothing of the launch as a whole.
     latest = Prefetch("runs", queryset=AuditRun.objects.filter(check_ids=[])[:1], to_attr="latest_runs")
     projects = access.projects_for(request.user).select_related("agency").prefetch_related(latest)
+    # The agency chosen in the header (projects/current_agency.py), for people in several.
+    agency = getattr(request, "agency", None)
+    if agency is not None:
+        projects = projects.filter(agency=agency)
     rows = [{"project": p, "run": next(iter(p.latest_runs), None)} for p in projects]
+    role = getattr(request, "agency_role", None)
     return render(request, "projects/list.html", {
         "rows": rows,
-        "can_create": access.staff_agencies(request.user).exists(),
+        "can_create": (role in access.STAFF) if agency is not None
+        else access.staff_agencies(request.user).exists(),
+        "is_owner": role == "owner",
+        "agency": agency,
     })
 
 
@@ -59,7 +68,10 @@ def project_create(request):
     agencies = access.staff_agencies(request.user)
     if not agencies.exists():
         raise PermissionDenied("Only agency staff can create projects")
-    form = ProjectForm(request.POST or None, agencies=agencies)
+    # The agency chosen in the header comes first (projects/current_agency.py).
+    staff_here = getattr(request, "agency_role", None) in access.STAFF
+    initial = {"agency": request.agency} if staff_here else None
+    form = ProjectForm(request.POST or None, agencies=agencies, initial=initial)
     if request.method == "POST" and form.is_valid():
         form.instance.created_by = request.user
         project = form.save()
@@ -101,6 +113,7 @@ def project_detail(request, project_id: int):
         "summary": risk_summary(finished) if finished else None,
         "readiness": _readiness(finished),
         "edge": edge_matrix(finished, hosts) if finished else None,
+        "performance": performance_history(project) if finished else [],  # two queries
         "documents": project.handovers.defer("pdf")[:10],
         "can_write": access.can_write(request.user, project),
         "hosts": hosts,
@@ -124,7 +137,8 @@ def _invite_card(user, project) -> dict | None:
 
 def _readiness(run):
     """The launch-readiness score of a finished ``run`` (``checks.engine.scoring``), or None."""
-    return readiness(run.results.only("stage", "impact", "status")) if run else None
+    # run_id too: the related manager reads it on every row (a deferred field: one query each).
+    return readiness(run.results.only("run_id", "stage", "impact", "status")) if run else None
 
 
 def _smtp(project) -> dict:
@@ -277,6 +291,8 @@ def invite_accept(request, token: str):
                 form.add_error("password1" if mode == "new" else "password", exc)
         else:
             login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+            # Land in the agency that invited them (the header's agency menu; current_agency.py).
+            request.session[current_agency.SESSION_KEY] = invite.agency_id
             messages.success(request, f"Welcome to {invite.agency.name}'s Launch Ready.")
             project = invites.landing_project(invite)
             if project is not None:

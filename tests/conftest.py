@@ -47,6 +47,18 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache(settings, request):
+    """An empty cache of this test's own: the password-reset throttle counts in the cache
+    (Redis when REDIS_URL is set), and counts left by another test or an earlier run must not
+    throttle this one. (The sign-in lock-out counts in the database, rolled back per test.)"""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": request.node.nodeid}}
+    # The test's own memory cache is on purpose: django-ratelimit's "not a shared cache" check
+    # would otherwise stop every command a test runs with its system checks.
+    settings.SILENCED_SYSTEM_CHECKS = [*settings.SILENCED_SYSTEM_CHECKS, "django_ratelimit.E003"]
+
+
 @pytest.fixture
 def sandbox():
     """``sandbox(data) -> (Sandbox, Net)``: start a sandbox from scenario data (a dict)."""

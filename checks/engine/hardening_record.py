@@ -40,8 +40,9 @@ DEPLOY_KEYS = ("kind", "environment", "version", "commit", "actor", "days_ago", 
 MAX_ACCOUNTS = 10
 MAX_VARIABLES = 500
 DAY_S = 86400
-_SHA256 = re.compile(r"^sha256:([0-9a-f]{64})$")
-VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
+_SHA256 = re.compile(r"\Asha256:([0-9a-f]{64})\Z")
+# \Z, not $: "$" also matches before a final newline, so "API_KEY\n" would pass.
+VARIABLE_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_.-]{0,199}\Z")
 
 
 def fingerprint(value: str) -> str:

@@ -40,6 +40,7 @@ from checks.engine.email.mailbox import MemoryMailbox
 from checks.engine.net.profile import NetworkProfile
 from checks.sandbox.certs import CertificateFactory
 from checks.sandbox.dnsserver import DnsServer, Zone
+from checks.sandbox.repos import serve_repos
 from checks.sandbox.scenario import (
     NameserverSpec,
     Scenario,
@@ -94,6 +95,7 @@ class Sandbox:
         self.dns: DnsServer | None = None
         self.https: WebServer | None = None
         self.http: WebServer | None = None
+        self.repo_commits: dict[str, list[str]] = {}  # repos: name -> commit ids, oldest first
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -109,6 +111,7 @@ class Sandbox:
         self._tmp = Path(tempfile.mkdtemp(prefix="lr-sandbox-"))
         factory = CertificateFactory(self._tmp)
         certs = {host: factory.issue(host, spec.certificate) for host, spec in self.scenario.hosts.items()}
+        served, self.repo_commits = serve_repos(self.scenario, self._tmp)  # repos: built with git
         self._make_mail_servers(factory)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sandbox", daemon=True)
@@ -116,8 +119,8 @@ class Sandbox:
         zone = Zone(self._zone_data(), self.scenario.dns_latency_ms)
         self.dns = DnsServer(zone, self.dns_address)
         self.nameservers = {name: self._nameserver(spec) for name, spec in self.nameserver_specs.items()}
-        self.https = WebServer("https", self.scenario.hosts, certs)
-        self.http = WebServer("http", self.scenario.hosts, certs)
+        self.https = WebServer("https", served, certs)
+        self.http = WebServer("http", served, certs)
         try:
             self._run(self._start_servers())
         except BaseException:

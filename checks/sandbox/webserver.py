@@ -22,6 +22,7 @@ import warnings
 import h11
 
 from checks.sandbox.certs import ServedCert, is_weak
+from checks.sandbox.members import MAX_LOGIN_BYTES, MemberApp
 from checks.sandbox.scenario import HostSpec, Route
 from checks.sandbox.tasks import HandlerTasks
 
@@ -55,9 +56,11 @@ class WebServer:
         self.certs = certs
         self.port = 0
         self.requests = 0
+        self._route_hits: dict[int, int] = {}  # id(route) -> requests it answered (slow_every)
         self._servers: list[asyncio.AbstractServer] = []
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._handlers = HandlerTasks()
+        self.member_app = MemberApp({n: h.members for n, h in hosts.items() if h.members is not None})
 
     def routes_of(self, spec: HostSpec) -> list[Route] | None:
         """The host's routes for this server's scheme; ``None`` when nothing answers there."""
@@ -115,11 +118,11 @@ class WebServer:
         conn = h11.Connection(h11.SERVER)
         try:
             while True:
-                request = await _next_request(conn, reader)
-                if request is None:
+                received = await _next_request(conn, reader)
+                if received is None:
                     break
                 self.requests += 1
-                await self._respond(conn, writer, request)
+                await self._respond(conn, writer, *received)
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     break
                 conn.start_next_cycle()
@@ -128,7 +131,7 @@ class WebServer:
         finally:
             writer.close()
 
-    async def _respond(self, conn: h11.Connection, writer, request: h11.Request) -> None:
+    async def _respond(self, conn: h11.Connection, writer, request: h11.Request, content: bytes) -> None:
         method = request.method.decode()
         target = request.target.decode("latin-1")
         host = _host_field(request)
@@ -139,8 +142,10 @@ class WebServer:
             body = f"no route for {method} {self.scheme}://{host}{target}\n".encode()
             route = Route(path=target, status=404 if spec else 421, body=body,
                           headers=[("Content-Type", "text/plain")])
-        if route.latency_ms:
-            await asyncio.sleep(route.latency_ms / 1000)
+        latency_ms = self._latency_ms(route)
+        if latency_ms:
+            await asyncio.sleep(latency_ms / 1000)
+        route = self.member_app.respond(host, route, method, target, request.headers, content)
         # Bytes, so a scenario can send raw UTF-8 in a field the way a careless server does.
         headers = [(k.encode("ascii"), _expand(v, route, target, host).encode("utf-8"))
                    for k, v in route.headers]
@@ -156,6 +161,13 @@ class WebServer:
         out += conn.send(h11.EndOfMessage())
         writer.write(out)
         await writer.drain()
+
+    def _latency_ms(self, route: Route) -> float:
+        """``slow_ms`` for every ``slow_every``-th request to ``route``, else ``latency_ms``."""
+        if not route.slow_every:
+            return route.latency_ms
+        hits = self._route_hits[id(route)] = self._route_hits.get(id(route), 0) + 1
+        return route.slow_ms if hits % route.slow_every == 0 else route.latency_ms
 
     async def _send_endless(self, conn, writer, route: Route, headers) -> None:
         writer.write(conn.send(h11.Response(status_code=route.status, headers=headers)))
@@ -196,8 +208,11 @@ def _host_field(request: h11.Request) -> str:
     return ""
 
 
-async def _next_request(conn: h11.Connection, reader: asyncio.StreamReader) -> h11.Request | None:
-    request = None
+async def _next_request(
+    conn: h11.Connection, reader: asyncio.StreamReader,
+) -> tuple[h11.Request, bytes] | None:
+    """The next request and its body (kept up to ``MAX_LOGIN_BYTES``: a login form)."""
+    request, content = None, b""
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
@@ -208,7 +223,9 @@ async def _next_request(conn: h11.Connection, reader: asyncio.StreamReader) -> h
             continue
         if isinstance(event, h11.Request):
             request = event
+        elif isinstance(event, h11.Data) and len(content) < MAX_LOGIN_BYTES:
+            content += bytes(event.data[:MAX_LOGIN_BYTES - len(content)])
         elif isinstance(event, h11.EndOfMessage):
-            return request
+            return (request, content) if request is not None else None
         elif isinstance(event, h11.ConnectionClosed):
             return None

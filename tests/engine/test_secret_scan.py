@@ -11,20 +11,30 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from checks.engine.secrets import ScanLimits, scan_path, to_sarif
+from checks.engine.secrets import ScanLimits, fingerprint, scan_path, scan_text, to_sarif
+from checks.engine.secrets import scan as scan_module
 
 REPO = Path(__file__).resolve().parents[2]
 
 STRIPE_KEY = "sk_" + "live_" + "0Fake" + "Key0For0Tests0Only0"
 AWS_KEY_ID = "AKIA" + "FAKE0TEST0KEY" + "007"
 AWS_SECRET = ("Fake" + "AwsSecret/" + "KeyForLaunchReady+" + "Tests012345")[:40]
-PEM_HEAD = "-----BEGIN " + "RSA PRIVATE KEY-----"
-PEM_NAME = "BEGIN " + "RSA PRIVATE KEY"  # what detect-secrets reports as the value
+AWS_PAIR = f"{AWS_KEY_ID}:{AWS_SECRET}"  # what the pair's fingerprint and redaction are taken from
 GIT_ID = ["-c", "user.name=Test", "-c", "user.email=test@example.invalid"]
+
+
+def new_private_key() -> tuple[str, str]:
+    """A throwaway Ed25519 key in PKCS #8 PEM, and its base64 body (what a finding hashes)."""
+    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return pem, "".join(pem.splitlines()[1:-1])
 
 
 def redacted(value: str) -> str:
@@ -50,6 +60,11 @@ def scan_cli(path: Path, *args: str) -> subprocess.CompletedProcess:
                           env=env, capture_output=True, text=True, timeout=120)
 
 
+def summary_line(done: subprocess.CompletedProcess) -> str:
+    """The command's summary: the last line on stderr (start-up logging may come before it)."""
+    return done.stderr.strip().splitlines()[-1]
+
+
 @pytest.fixture
 def leaky_repo(tmp_path: Path) -> dict:
     """A git repo: commit 1 adds a Stripe live key in app.js, commit 2 deletes that line and
@@ -63,7 +78,8 @@ def leaky_repo(tmp_path: Path) -> dict:
     (repo / "app.js").write_text('console.log("hi");\n')
     (repo / "settings.py").write_text(
         f'DEBUG = False\naws_access_key_id = "{AWS_KEY_ID}"\naws_secret_access_key = "{AWS_SECRET}"\n')
-    (repo / "deploy.pem").write_text(f"{PEM_HEAD}\nMIIEfake\n-----END RSA PRIVATE KEY-----\n")
+    pem, body = new_private_key()
+    (repo / "deploy.pem").write_text(pem)
     (repo / "clean.txt").write_text("Nothing to see here.\n")
     (repo / "logo.bin").write_bytes(b"\x89PNG\0\0" + f'key = "{STRIPE_KEY}"\n'.encode())
     (repo / "big.js").write_text(f'var k = "{STRIPE_KEY}";\n' + "// padding\n" * 100_000)
@@ -72,27 +88,27 @@ def leaky_repo(tmp_path: Path) -> dict:
     outside.write_text(f'var k = "{STRIPE_KEY}";\n')
     os.symlink("/etc/passwd", repo / "passwd-link")
     os.symlink(outside, repo / "outside-link.js")
-    return {"repo": repo, "first": first, "second": second}
+    return {"repo": repo, "first": first, "second": second, "pem_body": body}
 
 
 def test_engine_finds_head_and_history(leaky_repo):
     repo, first = leaky_repo["repo"], leaky_repo["first"]
     report = scan_path(repo)
-    got = sorted((f.rule, f.file, f.line, f.commit, f.redacted, f.server_only) for f in report.findings)
-    second = leaky_repo["second"]
+    got = sorted((f.rule, f.file, f.line, f.commit, f.redacted, f.server_only, f.level, f.fingerprint)
+                 for f in report.findings)
+    second, body = leaky_repo["second"], leaky_repo["pem_body"]
+    aws = (redacted(AWS_PAIR), True, "leak", fingerprint("AWS Access Key", AWS_PAIR))
+    pem = (redacted(body), True, "leak", fingerprint("Private Key", body))
     assert got == sorted([
-        # HEAD
-        ("AWS Access Key", "settings.py", 2, "", redacted(AWS_KEY_ID), False),
-        ("AWS Access Key", "settings.py", 3, "", redacted(AWS_SECRET), True),
-        ("Secret Keyword", "settings.py", 3, "", redacted(AWS_SECRET), False),
-        ("Private Key", "deploy.pem", 1, "", redacted(PEM_NAME), True),
+        # HEAD: the key ID and its secret are one finding, at the secret's line
+        ("AWS Access Key", "settings.py", 3, "", *aws),
+        ("Private Key", "deploy.pem", 1, "", *pem),
         # history: the deleted Stripe key, at the commit that added it
-        ("Stripe Access Key", "app.js", 1, first, redacted(STRIPE_KEY), True),
-        # history: the second commit's additions (the same secrets as HEAD)
-        ("AWS Access Key", "settings.py", 2, second, redacted(AWS_KEY_ID), False),
-        ("AWS Access Key", "settings.py", 3, second, redacted(AWS_SECRET), True),
-        ("Secret Keyword", "settings.py", 3, second, redacted(AWS_SECRET), False),
-        ("Private Key", "deploy.pem", 1, second, redacted(PEM_NAME), True),
+        ("Stripe Access Key", "app.js", 1, first, redacted(STRIPE_KEY), True, "leak",
+         fingerprint("Stripe Access Key", STRIPE_KEY)),
+        # history: the second commit's additions (the same secrets as HEAD, same fingerprints)
+        ("AWS Access Key", "settings.py", 3, second, *aws),
+        ("Private Key", "deploy.pem", 1, second, *pem),
     ])
     assert report.history_scanned is True
     assert report.commits_scanned == 2
@@ -119,16 +135,17 @@ def test_cli_json_exit_1_and_never_prints_the_secret(leaky_repo):
     done = scan_cli(leaky_repo["repo"])
     assert done.returncode == 1
     findings = json.loads(done.stdout)
-    assert len(findings) == 9
+    assert len(findings) == 5
     stripe = [f for f in findings if f["rule"] == "Stripe Access Key"]
-    assert stripe == [{"rule": "Stripe Access Key", "file": "app.js", "line": 1,
-                       "redacted": redacted(STRIPE_KEY), "server_only": True,
+    assert stripe == [{"rule": "Stripe Access Key", "file": "app.js", "line": 1, "offset": 16,
+                       "redacted": redacted(STRIPE_KEY), "server_only": True, "level": "leak",
+                       "note": "", "fingerprint": fingerprint("Stripe Access Key", STRIPE_KEY),
                        "commit": leaky_repo["first"]}]
-    for secret in (STRIPE_KEY, AWS_SECRET, AWS_KEY_ID, "MIIEfake"):
+    for secret in (STRIPE_KEY, AWS_SECRET, AWS_KEY_ID, leaky_repo["pem_body"]):
         assert secret not in done.stdout
         assert secret not in done.stderr
-    assert done.stderr.strip() == ("9 secret(s) found; history: 2 commit(s) with changes scanned; "
-                                   "skipped 1 oversized, 1 binary, 2 symlink(s)")
+    assert summary_line(done) == ("5 secret(s) found, 0 to review; history: 2 commit(s) with changes "
+                                   "scanned; skipped 1 oversized, 1 binary, 2 symlink(s)")
 
 
 def test_cli_no_history_and_sarif(leaky_repo):
@@ -138,16 +155,33 @@ def test_cli_no_history_and_sarif(leaky_repo):
     assert sarif["version"] == "2.1.0"
     (run,) = sarif["runs"]
     assert run["tool"]["driver"]["name"] == "launchready-scan-secrets"
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [
-        "aws-access-key", "private-key", "secret-keyword"]
-    assert len(run["results"]) == 4
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["aws-access-key", "private-key"]
+    assert len(run["results"]) == 2
     assert "stripe-access-key" not in {r["ruleId"] for r in run["results"]}
     pem = next(r for r in run["results"] if r["ruleId"] == "private-key")
-    assert pem["message"] == {"text": f"Private Key: {redacted(PEM_NAME)}"}
+    body = leaky_repo["pem_body"]
+    assert pem["level"] == "error"
+    assert pem["message"] == {"text": f"Private Key: {redacted(body)}"}
     assert pem["locations"] == [{"physicalLocation": {"artifactLocation": {"uri": "deploy.pem"},
                                                       "region": {"startLine": 1}}}]
-    assert pem["properties"] == {"commit": "", "serverOnly": True}
+    assert pem["partialFingerprints"] == {"secretFingerprint/v1": fingerprint("Private Key", body)}
+    assert pem["properties"] == {"commit": "", "serverOnly": True, "level": "leak"}
     assert AWS_SECRET not in done.stdout and AWS_SECRET not in done.stderr
+
+
+def test_cli_review_only_findings_exit_0_with_a_sarif_warning(tmp_path):
+    google_key = "AI" + "za" + ("Sy0Fake0Browser0Key0For0Tests" + "0" * 10)[:35]
+    (tmp_path / "firebase.js").write_text(f'const config = {{apiKey: "{google_key}"}};\n')
+    done = scan_cli(tmp_path, "--format", "sarif")
+    assert done.returncode == 0
+    (result,) = json.loads(done.stdout)["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("google-api-key", "warning")
+    assert result["message"]["text"] == (
+        f"Google API Key: {redacted(google_key)} (Google API key: public by design in a browser app; "
+        "verify key restrictions (HTTP referrers and APIs) in the Google Cloud console)")
+    assert google_key not in done.stdout
+    assert summary_line(done) == ("0 secret(s) found, 1 to review; history not scanned; "
+                                   "skipped 0 oversized, 0 binary, 0 symlink(s)")
 
 
 def test_cli_clean_directory_exits_0(tmp_path):
@@ -183,3 +217,38 @@ def test_history_covers_every_ref_not_only_the_checked_out_branch(tmp_path):
     assert [(f.rule, f.file, f.line, f.commit, f.server_only) for f in report.findings] == [
         ("Stripe Access Key", "pay.js", 2, side, True)]
     assert report.commits_scanned == 2
+
+
+def test_a_repository_scan_lets_a_bundle_scan_in_between_two_files(tmp_path, monkeypatch):
+    """detect-secrets' lock is held per file, never across the repository: while the
+    repository scan is between its second and third file, a bundle scan in another thread
+    runs to the end. (Counted, not timed: with the lock held across the repository the bundle
+    scan could not finish and the wait below gives up.)"""
+    for number in range(3):
+        (tmp_path / f"f{number}.py").write_text(f'value_{number} = {number}\n', encoding="utf-8")
+    order: list[str] = []
+    bundle_findings: list = []
+    bundle_done = threading.Event()
+
+    def bundle_scan() -> None:
+        bundle_findings.extend(scan_text(f'x="{STRIPE_KEY}";', "https://shop.test/app.js"))
+        order.append("bundle scanned")
+        bundle_done.set()
+
+    read_text = scan_module._read_text
+
+    def read_and_let_the_bundle_in(os_path: str) -> str | None:
+        name = os.path.basename(os_path)
+        if name == "f2.py":
+            threading.Thread(target=bundle_scan, daemon=True).start()
+            assert bundle_done.wait(timeout=60), "the bundle scan was kept waiting"
+        order.append(name)
+        return read_text(os_path)
+
+    monkeypatch.setattr(scan_module, "_read_text", read_and_let_the_bundle_in)
+    report = scan_path(tmp_path, history=False)
+
+    assert order == ["f0.py", "f1.py", "bundle scanned", "f2.py"]
+    assert report.findings == []
+    assert [(f.rule, f.offset, f.fingerprint) for f in bundle_findings] == [
+        ("Stripe Access Key", 3, "stripe-access-key:" + hashlib.sha256(STRIPE_KEY.encode()).hexdigest()[:24])]

@@ -205,9 +205,9 @@ def test_the_critical_endpoints_are_listed_with_their_method(demo_handover):
         ("homepage", "GET", "https://www.clubhouse.test/"),
         ("login", "POST", "https://app.clubhouse.test/login"),
         ("health", "GET", "https://api.clubhouse.test/health"),
-        ("feed", "GET", "https://api.clubhouse.test/v1/feed"),
-        ("membership", "GET", "https://api.clubhouse.test/v1/membership"),
-        ("profile", "GET", "https://api.clubhouse.test/v1/me"),
+        ("feed", "GET", "https://app.clubhouse.test/api/v1/feed"),
+        ("membership", "GET", "https://app.clubhouse.test/api/v1/membership"),
+        ("profile", "GET", "https://app.clubhouse.test/api/v1/me"),
         ("webhook", "POST", "https://api.clubhouse.test/webhooks/stripe"),
     ]
 
@@ -218,7 +218,7 @@ def test_the_stage_table_counts_pass_warn_fail_and_could_not_test(demo_handover)
         ("1. Quick audit", "no checks in this audit"),
         ("2. Domain & edge", _stage_row(("dns.", "tls.", "http.", "edge."))),
         ("3. Production hardening", _stage_row(("hardening.",))),
-        ("4. Performance", "no checks in this audit"),
+        ("4. Performance", _stage_row(("performance.",))),
         ("5. Monitoring", _stage_row(("monitoring.",))),
         ("6. Email", _stage_row(("email.",))),
         ("7. Handover", _stage_row(("handover.",))),

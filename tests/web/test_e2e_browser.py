@@ -192,7 +192,8 @@ def test_a_consultant_audits_the_demo_and_hands_over_the_pdf(page, people):
     assert page.js_errors == []
 
 
-def test_a_founder_resets_a_forgotten_password(page, people, settings):
+def test_a_founder_resets_a_forgotten_password(page, people, settings, live_server):
+    settings.SITE_URL = live_server.url  # the mailed link is built on SITE_URL, never on Host
     page.goto("/accounts/login/")
     page.click("text=Forgot your password?")
     page.wait_for_url("**/accounts/password_reset/")

@@ -12,7 +12,17 @@ from checks.models import AlertChannel, AlertDelivery, AuditRun, LogSample, Moni
 from handover.models import HandoverDocument
 from projects import invites
 from projects.findings import findings_sync
-from projects.models import Finding, FindingEvent, Invite, Membership, Project
+from projects.models import (
+    DeployHook,
+    Finding,
+    FindingEvent,
+    Invite,
+    Membership,
+    Project,
+    RepositoryArchive,
+    SecretAcceptance,
+    TestAccount,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -62,28 +72,57 @@ PAGES = [
     Page("send test alert", "post", "checks:channel_test", "channel"),
     Page("log sample form", "get", "checks:log_sample", "project"),
     Page("log sample scan", "post", "checks:log_sample", "project"),
+    Page("deploys", "get", "deploys:list", "project"),
+    Page("deploy hook rotate", "post", "deploys:hook_rotate", "project"),
+    Page("rollback drill", "post", "deploys:rollback_drill", "project"),
+    Page("test accounts", "get", "deploys:accounts", "project"),
+    Page("test account add", "post", "deploys:accounts", "project"),
+    Page("test account remove", "post", "deploys:account_delete", "account"),
+    Page("secret scan", "get", "secrets:page", "project"),
+    Page("repository URL save", "post", "secrets:repository", "project"),
+    Page("repository archive upload", "post", "secrets:archive", "project"),
+    Page("repository archive remove", "post", "secrets:archive_remove", "project"),
+    Page("secret accept", "post", "secrets:accept", "project"),
+    Page("accepted secret withdraw", "post", "secrets:acceptance_remove", "acceptance"),
+    Page("API keys", "get", "agency:api_keys", "agency"),
+    Page("API key create", "post", "agency:api_keys", "agency"),
+    Page("audit log", "get", "agency:audit_log", "agency"),
+    Page("team", "get", "agency:team", "agency"),
+    Page("team invite", "post", "agency:team", "agency"),
+    Page("member role change", "post", "agency:member_role", "member"),
+    Page("member remove", "post", "agency:member_remove", "member"),
 ]
+# The agency owners' pages ("agency": the side's agency): a founder of the agency gets 404
+# there, not 403 (tests/api/test_keys.py, test_audit_log.py).
+OWNER_PAGES = ("agency:api_keys", "agency:audit_log", "agency:team", "agency:member_role",
+               "agency:member_remove")
 # GET pages that are forms for changes: staff only.
 STAFF_FORMS = ("projects:edit", "projects:invite_create", "checks:monitor_create", "checks:monitor_edit",
-               "checks:channel_create", "checks:channel_edit", "checks:log_sample")
+               "checks:channel_create", "checks:channel_edit", "checks:log_sample",
+               "deploys:accounts")  # test accounts hold the client's logins: staff only
 # Pages whose URL names the project and an object of it.
-NESTED = {"finding", "monitor", "channel"}
-READ_PAGES = [p for p in PAGES if p.method == "get" and p.url_name not in STAFF_FORMS]
+NESTED = {"finding", "monitor", "channel", "account", "acceptance"}
+READ_PAGES = [p for p in PAGES if p.method == "get" and p.url_name not in STAFF_FORMS + OWNER_PAGES]
 # The one write a founder of the project may make: signing its handover record.
 FOUNDER_WRITES = ("handover:sign",)
-WRITE_PAGES = [p for p in PAGES if p not in READ_PAGES and p.url_name not in FOUNDER_WRITES]
+WRITE_PAGES = [p for p in PAGES if p not in READ_PAGES and p.url_name not in FOUNDER_WRITES + OWNER_PAGES]
 
 
 def url_of(page: Page, side, stored) -> str:
     if page.arg in NESTED:  # /projects/<id>/findings/<id>/, …/monitoring/monitors/<id>/
-        model = {"finding": Finding, "monitor": Monitor, "channel": AlertChannel}[page.arg]
+        model = {"finding": Finding, "monitor": Monitor, "channel": AlertChannel,
+                 "account": TestAccount, "acceptance": SecretAcceptance}[page.arg]
         return reverse(page.url_name, args=[side.project.pk, model.objects.get(project=side.project).pk])
+    if page.arg == "member":  # /agencies/<id>/team/<membership id>/…: the side's consultant
+        member = Membership.objects.get(agency=side.agency, user=side.consultant)
+        return reverse(page.url_name, args=[side.agency.pk, member.pk])
     target = {
         "project": side.project.pk,
         "running": stored.running.pk,
         "done": stored.done.pk,
         "document": stored.document.pk,
         "invite": Invite.objects.filter(agency=side.agency).values_list("pk", flat=True).first(),
+        "agency": side.agency.pk,
     }[page.arg]
     return reverse(page.url_name, args=[target])
 
@@ -115,6 +154,30 @@ def monitoring_rows(request):
 
 
 @pytest.fixture(autouse=True)
+def deploy_rows(request):
+    """A deploy hook and a test account on each side's project (what the deploy pages aim at)."""
+    if "world" not in request.fixturenames:
+        return
+    from projects import deploys
+
+    world = request.getfixturevalue("world")
+    for side in (world.a, world.b):
+        deploys.hook_rotate(side.project)
+        deploys.account_create(side.project, label="alice", login="bearer", secret="tok-alice")
+
+
+@pytest.fixture(autouse=True)
+def secret_rows(request):
+    """An accepted secret on each side's project (what the withdraw action aims at)."""
+    if "world" not in request.fixturenames:
+        return
+    world = request.getfixturevalue("world")
+    for side in (world.a, world.b):
+        SecretAcceptance.objects.create(project=side.project, fingerprint="stripe-access-key:" + "0" * 24,
+                                        rule="Stripe Access Key", reason="a test key")
+
+
+@pytest.fixture(autouse=True)
 def opened_findings(request):
     """The finding each side's finished audit opened (its failing certificate), as finalize
     opens it: what the finding pages show."""
@@ -135,7 +198,9 @@ def edit_data(side) -> dict:
 
 def request(client, page: Page, url: str, side):
     if page.method == "post":
-        data = {"projects:edit": edit_data(side), "projects:invite_create": {"email": "smuggled@example.com"}}
+        data = {"projects:edit": edit_data(side), "projects:invite_create": {"email": "smuggled@example.com"},
+                "agency:team": {"email": "smuggled@example.com", "role": "owner"},
+                "agency:member_role": {"role": "owner"}}
         return client.post(url, data.get(page.url_name, {}))
     return client.get(url)
 
@@ -155,6 +220,13 @@ def snapshot(side) -> tuple:
                                                                         "webhook_url_encrypted")),
         AlertDelivery.objects.filter(channel__project=project).count(),
         LogSample.objects.filter(project=project).count(),
+        project.rollback_last_tried_at,
+        tuple(DeployHook.objects.filter(project=project).values_list("token_sha256", "secret_encrypted")),
+        tuple(TestAccount.objects.filter(project=project).values_list("pk", "label", "secret_encrypted")),
+        project.repository_url, RepositoryArchive.objects.filter(project=project).count(),
+        tuple(SecretAcceptance.objects.filter(project=project).values_list("pk", "fingerprint", "reason")),
+        tuple(Membership.objects.filter(agency=side.agency).order_by("pk")
+              .values_list("pk", "user_id", "role")),
     )
 
 
@@ -205,7 +277,8 @@ def test_a_grant_without_a_client_membership_of_that_agency_shows_nothing(client
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_a_missing_object_answers_404_like_another_tenants(client, world, stored, page):
     client.force_login(world.a.consultant)
-    url = reverse(page.url_name, args=[world.a.project.pk, 999_999] if page.arg in NESTED else [999_999])
+    args = [world.a.project.pk, 999_999] if page.arg in NESTED else [999_999]
+    url = reverse(page.url_name, args=[999_999, 999_999] if page.arg == "member" else args)
 
     response = request(client, page, url, world.a)
 

@@ -1,8 +1,11 @@
 """Check modules, one per area; importing this package registers them all."""
 
 from checks.engine.checks import (  # noqa: F401
+    caching,
     canonical,
     content,
+    cross_account,
+    deploys,
     dns,
     dns_authority,
     dns_records,
@@ -10,11 +13,16 @@ from checks.engine.checks import (  # noqa: F401
     email_records,
     email_spf,
     email_transactional,
+    environments,
     exposed,
     handover,
     headers,
     http,
     monitoring,
+    payload,
+    performance,
+    secrets_bundle,
+    secrets_repo,
     tls,
     tls_protocols,
 )

@@ -92,23 +92,42 @@ def map_sources(body: bytes, truncated: bool) -> list[str] | None:
     """The ``sources`` of a source map (ECMA-426 §4: a JSON object with a ``sources`` array)
     when ``body`` is one, else ``None``. A map cut at the body cap cannot be parsed: it counts
     when it opens as a JSON object naming ``"sources"`` (then ``[]``: not listed)."""
-    data = body[len(_XSSI_PREFIX):].split(b"\n", 1)[-1] if body.startswith(_XSSI_PREFIX) else body
-    data = data.lstrip()
+    data = _map_json(body)
     if not data.startswith(b"{"):
         return None
     if truncated:
         return [] if b'"sources"' in data else None
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        return None
-    sources = parsed.get("sources") if isinstance(parsed, dict) else None
+    sources = (map_object(body) or {}).get("sources")
     return [str(s) for s in sources] if isinstance(sources, list) else None
+
+
+def map_object(body: bytes) -> dict | None:
+    """The JSON object of a whole source map (its XSSI prefix skipped), else ``None``."""
+    try:
+        parsed = json.loads(_map_json(body))
+    except (ValueError, RecursionError):  # RecursionError: a hostile map nested very deep
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _map_json(body: bytes) -> bytes:
+    data = body[len(_XSSI_PREFIX):].split(b"\n", 1)[-1] if body.startswith(_XSSI_PREFIX) else body
+    return data.lstrip()
 
 
 def script_urls(html: bytes, page_url: str) -> list[str]:
     """The absolute ``<script src>`` URLs of a page, in order, resolved against its first
     ``<base href>`` (WHATWG HTML "document base URL"); http(s) only."""
+    return asset_urls(html, page_url, ("script",))
+
+
+# (tag, attribute naming the URL); a <link> counts only with rel="stylesheet".
+ASSET_ATTRIBUTES = {"script": "src", "link": "href", "img": "src"}
+
+
+def asset_urls(html: bytes, page_url: str, tags: tuple[str, ...] = ("script", "link", "img")) -> list[str]:
+    """The absolute URLs a page loads through ``tags`` (``<script src>``, ``<link
+    rel=stylesheet href>``, ``<img src>``), in document order, resolved like ``script_urls``."""
     data = html.replace(b"\x00", b"")
     if not data.strip():
         return []
@@ -120,7 +139,9 @@ def script_urls(html: bytes, page_url: str) -> list[str]:
     base_url = _join(page_url, base) if base else page_url
     if not base_url or urlsplit(base_url).scheme not in ("http", "https"):
         base_url = page_url
-    urls = [_join(base_url, s.get("src").strip()) for s in root.iter("script") if s.get("src")]
+    found = [e for e in root.iter(*tags) if e.get(ASSET_ATTRIBUTES[e.tag])
+             and (e.tag != "link" or "stylesheet" in (e.get("rel") or "").lower().split())]
+    urls = [_join(base_url, e.get(ASSET_ATTRIBUTES[e.tag]).strip()) for e in found]
     return list(dict.fromkeys(u for u in urls if u and urlsplit(u).scheme in ("http", "https")))
 
 
@@ -137,7 +158,7 @@ def same_site(url: str, host: str, apex: str) -> bool:
     return name == host or (bool(apex) and (name == apex or name.endswith("." + apex)))
 
 
-def _get(ctx: Context, url: str, found: Findings) -> HttpExchange | None:
+def get_final(ctx: Context, url: str, found: Findings) -> HttpExchange | None:
     """The final response of ``url`` (redirects followed, each hop through the policy), or
     ``None`` after recording why it could not be read (error, loop, WAF block)."""
     chain = ctx.net.http.follow(url)
@@ -153,7 +174,7 @@ def _get(ctx: Context, url: str, found: Findings) -> HttpExchange | None:
     return response
 
 
-def _seen(url: str, response: HttpExchange) -> dict:
+def seen_entry(url: str, response: HttpExchange) -> dict:
     seen = {"url": url, "status": response.status}
     if response.url != url:
         seen["final_url"] = response.url
@@ -163,7 +184,7 @@ def _seen(url: str, response: HttpExchange) -> dict:
 def _judge_file(url: str, response: HttpExchange) -> dict | None:
     """The exposure ``response`` to ``url`` is (a .env, git HEAD, git config), else ``None``."""
     path = urlsplit(url).path
-    entry = _seen(url, response)
+    entry = seen_entry(url, response)
     if path == ENV_PATH and (keys := env_keys(response.body)):
         return {"kind": "env", **entry, "keys": keys[:MAX_SHOWN], "key_count": len(keys),
                 "first_bytes": [f"{k}=[redacted]" for k in keys[:3]]}
@@ -177,7 +198,7 @@ def _judge_file(url: str, response: HttpExchange) -> dict | None:
 def _probe_path(ctx: Context, url: str) -> Findings:
     """One probe URL judged as a file (by its path) and as a possible debug page."""
     found = Findings()
-    response = _get(ctx, url, found)
+    response = get_final(ctx, url, found)
     if response is None:
         return found
     exposure = _judge_file(url, response)
@@ -185,10 +206,10 @@ def _probe_path(ctx: Context, url: str) -> Findings:
     if exposure:
         found.exposed.append(exposure)
     elif debug:
-        found.exposed.append({"kind": "debug_page", **_seen(url, response),
+        found.exposed.append({"kind": "debug_page", **seen_entry(url, response),
                               "framework": debug.framework, "fingerprint": list(debug.all_of)})
     else:
-        found.checked.append(_seen(url, response))
+        found.checked.append(seen_entry(url, response))
     return found
 
 
@@ -208,28 +229,38 @@ def _one_per_debug_page(exposed: list[dict]) -> list[dict]:
     return kept
 
 
-def _page_urls(target: str, ctx: Context) -> list[str]:
+def page_urls(target: str, ctx: Context) -> list[str]:
+    """``https://target/`` and the project's GET page endpoints (``PAGE_KINDS``) on ``target``."""
     pages = [f"https://{target}/"]
     pages += [e.url for e in ctx.project.endpoints
               if e.kind in PAGE_KINDS and e.method == "GET" and e.host == target]
     return list(dict.fromkeys(pages))
 
 
-def _scripts_of_pages(target: str, ctx: Context, found: Findings) -> list[str]:
+def fetch_pages(target: str, ctx: Context, found: Findings) -> list[HttpExchange]:
+    """The final responses of ``page_urls(target)``, each recorded in ``found.checked`` (or in
+    ``found.untested`` when it could not be read)."""
+    pages = []
+    for page in page_urls(target, ctx):
+        response = get_final(ctx, page, found)
+        if response is not None:
+            found.checked.append(seen_entry(page, response))
+            pages.append(response)
+    return pages
+
+
+def same_site_scripts(pages: list[HttpExchange], target: str, apex: str) -> list[str]:
+    """The same-site ``<script src>`` URLs of the HTML ``pages`` (by Content-Type), in order,
+    at most ``MAX_SCRIPTS``."""
     scripts: list[str] = []
-    for page in _page_urls(target, ctx):
-        response = _get(ctx, page, found)
-        if response is None:
-            continue
-        found.checked.append(_seen(page, response))
+    for response in pages:
         media = effective_content_type(response.header_fields("content-type")).split(";")[0].strip()
         if media.lower() in HTML_TYPES:
-            scripts += [s for s in script_urls(response.body, response.url)
-                        if same_site(s, target, ctx.project.apex)]
+            scripts += [s for s in script_urls(response.body, response.url) if same_site(s, target, apex)]
     return list(dict.fromkeys(scripts))[:MAX_SCRIPTS]
 
 
-def _map_url(script: HttpExchange) -> str | None:
+def source_map_url(script: HttpExchange) -> str | None:
     """The script's source map URL: the ``SourceMap`` header (ECMA-426 §11.1.2) wins over the
     last ``sourceMappingURL`` comment; ``data:`` URLs (inline maps) are not fetched."""
     values = [v for name in _MAP_HEADERS for v in script.header_fields(name)]
@@ -240,22 +271,22 @@ def _map_url(script: HttpExchange) -> str | None:
 
 
 def _probe_source_maps(target: str, ctx: Context, found: Findings) -> None:
-    for script_url in _scripts_of_pages(target, ctx, found):
-        script = _get(ctx, script_url, found)
+    for script_url in same_site_scripts(fetch_pages(target, ctx, found), target, ctx.project.apex):
+        script = get_final(ctx, script_url, found)
         if script is None:
             continue
-        found.checked.append(_seen(script_url, script))
-        map_url = _map_url(script)
+        found.checked.append(seen_entry(script_url, script))
+        map_url = source_map_url(script)
         if map_url is None:
             continue
-        response = _get(ctx, map_url, found)
+        response = get_final(ctx, map_url, found)
         if response is None:
             continue
         sources = map_sources(response.body, response.truncated)
         if sources is None:
-            found.checked.append(_seen(map_url, response))
+            found.checked.append(seen_entry(map_url, response))
             continue
-        found.exposed.append({"kind": "source_map", **_seen(map_url, response), "script": script_url,
+        found.exposed.append({"kind": "source_map", **seen_entry(map_url, response), "script": script_url,
                               "sources": sources[:MAX_SHOWN], "source_count": len(sources),
                               "truncated": response.truncated})
 

@@ -39,6 +39,7 @@ from checks.engine.net.http import (
     RefusedConnectError,
     _describe,
     _fetchable,
+    error_text,
 )
 from checks.engine.net.profile import NetworkProfile
 
@@ -241,7 +242,7 @@ class AsyncHttpClient:
             else:
                 exchange.error_kind, exchange.error = _describe(exc)
         except (ValueError, UnicodeError) as exc:  # malformed URL or header from the peer
-            exchange.error_kind, exchange.error = "protocol", str(exc) or type(exc).__name__
+            exchange.error_kind, exchange.error = "protocol", error_text(exc)
         finally:
             exchange.elapsed_ms = (time.monotonic() - started) * 1000
         return exchange

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+import h11
 import httpcore
 import httpx
 
@@ -328,7 +329,7 @@ class HttpClient:
         except httpx.InvalidURL as exc:
             exchange.error_kind, exchange.error = "protocol", f"not a URL that can be fetched: {exc}"
         except (ValueError, UnicodeError) as exc:  # malformed URL or header from the peer
-            exchange.error_kind, exchange.error = "protocol", str(exc)
+            exchange.error_kind, exchange.error = "protocol", error_text(exc)
         finally:
             _deadline.reset(token)
             exchange.elapsed_ms = (time.monotonic() - started) * 1000
@@ -359,6 +360,20 @@ def _fetchable(url: str) -> bool:
     return True
 
 
+# What a request we could not send says, instead of the exception's own text: h11 quotes the
+# offending header value in full, and that value may be a test account's token or cookie.
+UNSENDABLE = ("the request could not be sent: a header value holds a line break or another "
+              "character HTTP forbids (RFC 9110 §5.5)")
+
+
+def error_text(exc: BaseException) -> str:
+    """``exc`` as a message for evidence: its text, except for a request we refused to send
+    (``LocalProtocolError`` of httpx, httpcore or h11), which would quote a header value."""
+    if isinstance(exc, httpx.LocalProtocolError | httpcore.LocalProtocolError | h11.LocalProtocolError):
+        return UNSENDABLE
+    return str(exc) or type(exc).__name__
+
+
 def _describe(exc: httpx.HTTPError) -> tuple[str, str]:
     cause = exc.__cause__
     if isinstance(cause, PolicyConnectError):
@@ -367,7 +382,7 @@ def _describe(exc: httpx.HTTPError) -> tuple[str, str]:
         return "dns", str(cause)
     if isinstance(exc, httpx.TimeoutException):
         return "timeout", f"timed out ({type(exc).__name__})"
-    text = str(exc) or type(exc).__name__
+    text = error_text(exc)
     if isinstance(cause, ssl.SSLError) or "SSL" in text or "certificate" in text:
         return "tls", f"TLS failed: {_openssl_plain(text)}"
     if isinstance(exc, httpx.ConnectError):

@@ -29,6 +29,9 @@ class NetworkProfile:
       and read back (``checks/engine/email/mailbox.py``); ``mail_wait_s`` how long it waits
       for them to arrive. No mailbox: the check reports ``error``. ``smtp_session_timeout_s``
       bounds one whole SMTP session (each read has ``http_timeout_s`` besides).
+    - ``perf_requests`` / ``perf_concurrency`` / ``perf_warmup``: the p95 probe's measured
+      requests (N), keep-alive connections (C) and uncounted warm-up requests on each
+      connection (``checks/engine/perf/probe.py``); ``perf_deadline_s`` bounds one probe.
     """
 
     nameservers: tuple[str, ...] = ()
@@ -48,6 +51,10 @@ class NetworkProfile:
     mailbox: Mailbox | None = field(default=None, compare=False)
     mail_wait_s: float = 60.0
     smtp_session_timeout_s: float = 60.0
+    perf_requests: int = 50
+    perf_concurrency: int = 5
+    perf_warmup: int = 1
+    perf_deadline_s: float = 60.0
 
     def __hash__(self) -> int:
         return hash((self.nameservers, self.dns_port, self.allowed_networks))

@@ -3,23 +3,26 @@
 A finding never holds the secret: only a short prefix (at most 4 characters, enough for a
 person to recognise ``sk_l…`` or ``AKIA…``) and the first 12 hex digits of the value's SHA-256,
 so the same key found twice (in HEAD and in history, or in the next run) has the same
-fingerprint.
+``fingerprint`` — ``"<rule id>:<24 hex digits of the value's SHA-256>"`` — which is what an
+agency accepts (``HardeningFacts.accepted_secrets``) and what SARIF's partialFingerprints carry.
+
+``level``: ``leak`` — a credential that works for whoever holds it (fail); ``review`` — a
+string a person must look at but which is not a leak by itself (a Google browser API key, an
+AWS access key ID without its secret, a high-entropy string no rule names): warn.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass
 
 PREFIX_CHARS = 4
 HASH_HEX_DIGITS = 12
-
-# detect-secrets plugin types that only ever belong on a server. In a client bundle they are
-# blockers (issue 5, stage 3). The AWS plugin reports both the access key id (AKIA…, public
-# on its own) and the 40-character secret access key under one type; only the secret counts.
-_SERVER_ONLY_TYPES = {"Private Key"}
-_STRIPE_SERVER_PREFIXES = ("sk_live_", "rk_live_")  # secret and restricted live keys
-_AWS_KEY_ID_PREFIXES = ("A3T", "ABIA", "ACCA", "AKIA", "ASIA")
+FINGERPRINT_HEX_DIGITS = 24
+LEAK = "leak"
+REVIEW = "review"
+LEVELS = (LEAK, REVIEW)
 
 
 def redact(value: str) -> str:
@@ -30,36 +33,56 @@ def redact(value: str) -> str:
     return f"{shown}...sha256:{digest}"
 
 
-def is_server_only(rule: str, value: str) -> bool:
-    """True for Stripe live secret/restricted keys, AWS secret access keys and private keys."""
-    if rule in _SERVER_ONLY_TYPES:
-        return True
-    if rule == "Stripe Access Key":
-        return value.startswith(_STRIPE_SERVER_PREFIXES)
-    if rule == "AWS Access Key":
-        return not value.startswith(_AWS_KEY_ID_PREFIXES)
-    return False
+def rule_id(rule: str) -> str:
+    """A stable id from a rule name: ``"Stripe Access Key"`` → ``"stripe-access-key"``."""
+    return re.sub(r"[^a-z0-9]+", "-", rule.lower()).strip("-")
+
+
+def fingerprint(rule: str, value: str) -> str:
+    """``"stripe-access-key:<24 hex>"``: the rule and the value's SHA-256, never the value.
+    The place is left out on purpose: accepting a key covers it in HEAD, history and bundle."""
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:FINGERPRINT_HEX_DIGITS]
+    return f"{rule_id(rule)}:{digest}"
 
 
 @dataclass(frozen=True)
-class Finding:
-    """A secret's rule (the detect-secrets plugin type, e.g. ``"Stripe Access Key"``), its
-    place (``file`` relative to the scanned root, 1-based ``line``, ``commit`` hex id for a
-    history finding or ``""`` for the working tree), the redacted value and ``server_only``."""
+class SecretFinding:
+    """A secret's ``rule`` (a detect-secrets plugin type such as ``"Stripe Access Key"``, or one
+    of ours: ``"AWS Access Key"`` for a key ID with its secret, ``"Private Key"``, ``"Google
+    API Key"`` …), its place (``file`` relative to the scanned root or the name given to
+    ``scan_text``, 1-based ``line``, 0-based character ``offset`` in the text, ``commit`` hex
+    id for a history finding or ``""``), the ``redacted`` value, ``level`` (``leak`` or
+    ``review``), ``server_only`` (a key that must never reach a browser), ``fingerprint`` and a
+    ``note`` for a person (why a review finding is not a leak)."""
 
     rule: str
     file: str
     line: int
     redacted: str
     server_only: bool
+    fingerprint: str
+    level: str = LEAK
+    note: str = ""
+    offset: int = 0
     commit: str = ""
 
     @classmethod
-    def from_value(cls, rule: str, file: str, line: int, value: str, commit: str = "") -> Finding:
-        """Build a finding from the raw value, which is redacted here and then dropped."""
-        return cls(rule=rule, file=file, line=line, redacted=redact(value),
-                   server_only=is_server_only(rule, value), commit=commit)
+    def from_value(cls, rule: str, file: str, line: int, value: str, *, level: str = LEAK,
+                   server_only: bool = False, note: str = "", offset: int = 0,
+                   commit: str = "") -> SecretFinding:
+        """Build a finding from the raw value, which is redacted and hashed here, then dropped."""
+        return cls(rule=rule, file=file, line=line, redacted=redact(value), server_only=server_only,
+                   fingerprint=fingerprint(rule, value), level=level, note=note, offset=offset,
+                   commit=commit)
+
+    @property
+    def is_leak(self) -> bool:
+        return self.level == LEAK
 
     def as_dict(self) -> dict:
-        """JSON-ready: ``{"rule", "file", "line", "commit", "redacted", "server_only"}``."""
+        """JSON-ready: ``{"rule", "file", "line", "redacted", "server_only", "fingerprint",
+        "level", "note", "offset", "commit"}``."""
         return asdict(self)
+
+
+Finding = SecretFinding  # the name the CLI and older callers import

@@ -4,14 +4,19 @@ How: ``git rev-list --all --parents`` lists the commits; for each one, a single
 ``git diff-tree`` against its first parent (or ``--root`` for a root commit) gives both the
 changed files (raw, NUL-separated, so any file name is safe) and a zero-context patch whose
 ``@@ … +start,count @@`` headers are exactly the added lines. The file's blob at that commit
-is then written, under its own name, into a private temporary folder and scanned whole with
-detect-secrets (so plugins see the real context and filename heuristics see the real name);
-only secrets on added lines are kept. A key committed and later deleted is therefore reported
-once, at the commit that added it.
+is then read and scanned whole (so rules see the real context, e.g. an AWS key ID and its
+secret, and filename heuristics see the real name); only secrets on added lines are kept.
+A key committed and later deleted is therefore reported once, at the commit that added it.
 
 Every git call has a timeout, uses no user or system configuration, and disables external
 diff drivers, textconv filters, hooks and fsmonitor: the repository may be a client's, and its
-``.git/config`` must not make us run anything.
+``.git/config`` must not make us run anything. The git folder is named explicitly
+(``GIT_DIR`` = ``GIT_COMMON_DIR`` = ``<root>/.git``), so a ``commondir`` file cannot send git
+to a second, unchecked config (git's gitrepository-layout documentation), and no transport
+may run: ``protocol.allow=never`` and ``GIT_NO_LAZY_FETCH=1`` (git 2.45+) stop a partial
+clone's promisor remote from "fetching" a missing object with an uploaded command. Only a
+``.git`` folder is read: a ``.git`` file (``gitdir: …``, a linked worktree or submodule) is not
+followed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,13 +33,22 @@ _HUNK = re.compile(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", re.M)
 _NULL_OID = "0" * 40
 _REGULAR_MODES = {"100644", "100755"}
 
-_GIT_ENV = {
+GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_OPTIONAL_LOCKS": "0",
 }
-_GIT_SAFE = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=" + os.devnull]
+GIT_SAFE = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=" + os.devnull]
+# History reads need no transport at all: a lazy fetch or submodule fetch must fail.
+GIT_NO_TRANSPORT = ["-c", "protocol.allow=never"]
+
+
+def clean_environ() -> dict[str, str]:
+    """The process environment without any ``GIT_*`` variable (``GIT_DIR``, ``GIT_CONFIG_*``,
+    ``GIT_ALTERNATE_OBJECT_DIRECTORIES`` … would steer git), plus ``GIT_ENV``."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("GIT_")}
+    return {**env, **GIT_ENV, "GIT_NO_LAZY_FETCH": "1"}
 
 
 class HistoryError(Exception):
@@ -53,20 +66,26 @@ class AddedFile:
 
 
 def is_git_repository(root: str, timeout_s: float) -> bool:
-    """True when ``root`` is the top of a git work tree (or a bare repository)."""
+    """True when ``root/.git`` is a folder (not a link or a ``gitdir:`` file) git reads as a
+    repository."""
+    git_dir = os.path.join(root, ".git")
+    if os.path.islink(git_dir) or not os.path.isdir(git_dir):
+        return False
     try:
-        out = git(root, ["rev-parse", "--show-toplevel"], timeout_s)
+        git(root, ["rev-parse", "--git-dir"], timeout_s)
     except HistoryError:
         return False
-    return os.path.realpath(out.decode().strip()) == os.path.realpath(root)
+    return True
 
 
 def git(root: str, args: list[str], timeout_s: float, stdin: bytes | None = None) -> bytes:
-    """Run ``git -C root args`` and return stdout; raise ``HistoryError`` on failure/timeout."""
-    env = {**os.environ, **_GIT_ENV}
+    """Run ``git args`` on the repository ``root/.git`` (``GIT_DIR`` and ``GIT_COMMON_DIR``
+    set to it, no transport) and return stdout; raise ``HistoryError`` on failure/timeout."""
+    git_dir = os.path.join(root, ".git")
+    env = {**clean_environ(), "GIT_DIR": git_dir, "GIT_COMMON_DIR": git_dir}
     try:
-        done = subprocess.run(["git", "-C", root, *_GIT_SAFE, *args], input=stdin, env=env,
-                              capture_output=True, timeout=timeout_s, check=False)
+        done = subprocess.run(["git", *GIT_SAFE, *GIT_NO_TRANSPORT, *args], input=stdin, env=env,
+                              cwd=root, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
         raise HistoryError(f"git {args[0]} timed out after {timeout_s:g} s") from None
     except OSError as exc:
@@ -125,36 +144,25 @@ def blob_size(root: str, blob: str, timeout_s: float) -> int:
     return int(git(root, ["cat-file", "-s", blob], timeout_s))
 
 
-def materialise(root: str, added: AddedFile, workdir: str, timeout_s: float,
-                max_file_bytes: int) -> str | None:
-    """Write the blob to ``workdir/<commit>/<path>`` and return that path; ``None`` when the
-    blob is over ``max_file_bytes``, binary, or its path would leave ``workdir``."""
+def blob_text(root: str, added: AddedFile, timeout_s: float, max_file_bytes: int) -> str | None:
+    """The blob's text; ``None`` when it is over ``max_file_bytes``, binary or not UTF-8
+    (detect-secrets skips such files too)."""
     if blob_size(root, added.blob, timeout_s) > max_file_bytes:
         return None
     content = git(root, ["cat-file", "blob", added.blob], timeout_s)
     if is_binary(content):
         return None
-    base = os.path.realpath(os.path.join(workdir, added.commit))
-    target = os.path.realpath(os.path.join(base, added.path))
-    if os.path.commonpath([base, target]) != base or target == base:
-        return None  # git forbids ".." in trees; a crafted object must still not escape
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    with open(target, "wb") as fh:
-        fh.write(content)
-    return target
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def history_files(root: str, timeout_s: float, max_commits: int,
                   max_file_bytes: int) -> Iterator[tuple[AddedFile, str]]:
-    """``(added_file, os_path_of_its_blob_copy)`` for every file every commit added or changed.
-    Each copy is deleted once the caller moves on to the next one."""
-    with tempfile.TemporaryDirectory(prefix="lr-secret-history-") as workdir:
-        for commit, parent in commits(root, timeout_s, max_commits):
-            for added in changed_files(root, commit, parent, timeout_s):
-                path = materialise(root, added, workdir, timeout_s, max_file_bytes)
-                if path is None:
-                    continue
-                try:
-                    yield added, path
-                finally:
-                    os.unlink(path)
+    """``(added_file, text_of_its_blob)`` for every text file every commit added or changed."""
+    for commit, parent in commits(root, timeout_s, max_commits):
+        for added in changed_files(root, commit, parent, timeout_s):
+            text = blob_text(root, added, timeout_s, max_file_bytes)
+            if text is not None:
+                yield added, text

@@ -1,9 +1,11 @@
 """``manage.py scan_secrets PATH [--format json|sarif] [--no-history]``: the secret scan for a
 client's CI. Needs no database (no model is imported, no system checks run).
 
-Prints the findings on stdout — JSON (a list of ``{"rule", "file", "line", "commit",
-"redacted", "server_only"}``) or SARIF 2.1.0 — and a one-line summary on stderr. Exit status:
-0 no secret found, 1 secrets found, 2 bad path (missing or not a directory).
+Prints the findings on stdout — JSON (a list of ``{"rule", "file", "line", "redacted",
+"server_only", "fingerprint", "level", "note", "offset", "commit"}``) or SARIF 2.1.0 — and a
+one-line summary on stderr. Exit status: 0 no leak found (review findings, such as a Google
+browser API key, are printed but do not fail the build), 1 leaks found, 2 bad path (missing
+or not a directory).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ EXIT_BAD_PATH = 2
 
 
 class Command(BaseCommand):
-    help = "Scan a directory and its git history for secrets (exit 1 when any is found)."
+    help = "Scan a directory and its git history for secrets (exit 1 when a leak is found)."
     requires_system_checks: list[str] = []  # system checks would touch the database settings
 
     def add_arguments(self, parser):
@@ -40,7 +42,7 @@ class Command(BaseCommand):
             payload = [f.as_dict() for f in report.findings]
         self.stdout.write(json.dumps(payload, indent=2))
         self.stderr.write(self._summary(report))
-        if report.findings:
+        if any(f.is_leak for f in report.findings):
             sys.exit(EXIT_FOUND)
 
     @staticmethod
@@ -50,6 +52,7 @@ class Command(BaseCommand):
                    if report.history_scanned else
                    f"history not scanned ({report.history_error})" if report.history_error else
                    "history not scanned")
-        return (f"{len(report.findings)} secret(s) found; {history}; skipped "
+        leaks = sum(f.is_leak for f in report.findings)
+        return (f"{leaks} secret(s) found, {len(report.findings) - leaks} to review; {history}; skipped "
                 f"{len(skipped.oversized)} oversized, {len(skipped.binary)} binary, "
                 f"{len(skipped.symlink)} symlink(s)")

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from launchready.twofactor import views
+
+app_name = "twofactor"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("two-factor/setup/", views.enroll, name="enroll"),
+    path("two-factor/verify/", views.verify, name="verify"),
+    path("two-factor/disable/", views.disable, name="disable"),
+    path("agencies/<int:agency_id>/two-factor/", views.agency_requirement, name="agency_requirement"),
+]

@@ -1,0 +1,125 @@
+"""The project page's Performance section: each endpoint's p95 across the last audits.
+
+Every run stores ``performance.p95``'s metrics on its ``CheckResult`` (``p95_ms`` …, see
+``checks/engine/checks/performance.py``); this reads them back, newest first, and puts the
+latest run beside the one before it: the change in ms and in %, the target, and a line chart
+(``launchready/charts.py``) of p95 over the runs with the target drawn beside it.
+
+Two queries whatever the number of runs or endpoints: the runs that measured p95, then their
+results (only the fields shown: no evidence but the target).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models.fields.json import KT
+
+from checks.models import AuditRun, CheckResult
+from launchready.charts import Chart, Series, line_chart
+
+CHECK_ID = "performance.p95"
+LAST_RUNS = 10  # points on each chart
+CHART_SIZE = (640, 200)
+PHONE_SIZE = (340, 210)
+
+
+@dataclass(frozen=True)
+class P95Point:
+    """One run's figure for one endpoint: ``p95_ms`` is ``None`` when that run could not
+    measure it (``status`` error or skipped; ``summary`` says why)."""
+
+    run_id: int
+    at: datetime
+    status: str
+    p95_ms: float | None
+    summary: str
+
+
+@dataclass
+class EndpointTrend:
+    """An endpoint's p95 over the last runs: ``points`` newest first; ``target_p95_ms`` as
+    the latest run applied it. ``previous`` is the newest older point with a figure."""
+
+    url: str
+    kind: str
+    target_p95_ms: int | None
+    points: list[P95Point] = field(default_factory=list)
+    chart: Chart | None = None
+
+    @property
+    def latest(self) -> P95Point:
+        return self.points[0]
+
+    @property
+    def previous(self) -> P95Point | None:
+        return next((p for p in self.points[1:] if p.p95_ms is not None), None)
+
+    @property
+    def change_ms(self) -> float | None:
+        """Latest minus previous p95 (ms; positive: slower), ``None`` without both."""
+        if self.latest.p95_ms is None or self.previous is None:
+            return None
+        return round(self.latest.p95_ms - self.previous.p95_ms, 1)
+
+    @property
+    def change_pct(self) -> float | None:
+        """The change as a share of the previous p95 (%, one decimal), ``None`` without both
+        or when the previous was 0."""
+        if self.change_ms is None or not self.previous.p95_ms:
+            return None
+        return round(self.change_ms / self.previous.p95_ms * 100, 1)
+
+    @property
+    def trend(self) -> str:
+        """``slower``, ``faster`` or ``same`` (within 1 ms), ``""`` without a change."""
+        if self.change_ms is None:
+            return ""
+        return "same" if abs(self.change_ms) < 1 else ("slower" if self.change_ms > 0 else "faster")
+
+
+def performance_history(project, *, last_runs: int = LAST_RUNS) -> list[EndpointTrend]:
+    """The trends of every endpoint ``performance.p95`` measured in ``project``'s last
+    ``last_runs`` finished runs that ran it, in the order the latest run listed them; ``[]``
+    when no run did. Two queries."""
+    measured = AuditRun.objects.filter(project=project, state=AuditRun.State.DONE, results__check_id=CHECK_ID)
+    newest = measured.distinct().order_by("-created_at", "-id")
+    runs = list(newest.values_list("id", "created_at")[:last_runs])
+    if not runs:
+        return []
+    at = dict(runs)
+    rows = (CheckResult.objects.filter(run_id__in=list(at), check_id=CHECK_ID)
+            .values("run_id", "target", "status", "summary", "metrics",
+                    kind=KT("evidence__kind"), target_ms=KT("evidence__target_p95_ms")))
+    order = {run_id: i for i, (run_id, _) in enumerate(runs)}
+    trends: dict[str, EndpointTrend] = {}
+    for row in sorted(rows, key=lambda r: order[r["run_id"]]):
+        trend = trends.get(row["target"])
+        if trend is None:
+            trend = EndpointTrend(row["target"], row["kind"] or "", _int(row["target_ms"]))
+            trends[row["target"]] = trend
+        p95 = (row["metrics"] or {}).get("p95_ms")
+        trend.points.append(P95Point(row["run_id"], at[row["run_id"]], row["status"],
+                                     float(p95) if isinstance(p95, int | float) else None, row["summary"]))
+    for number, trend in enumerate(trends.values(), 1):
+        trend.chart = _chart(trend, f"p95-chart-{number}")
+    return list(trends.values())
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _chart(trend: EndpointTrend, chart_id: str) -> Chart:
+    """p95 per run, oldest to newest, with the target as a second line."""
+    oldest_first = list(reversed(trend.points))
+    series = [Series("p95_ms", [(p.at, p.p95_ms) for p in oldest_first], label="p95")]
+    if trend.target_p95_ms is not None:
+        target = [(p.at, trend.target_p95_ms) for p in oldest_first]
+        series.append(Series("target_ms", target, label="target"))
+    return line_chart(f"p95 of {trend.url}", series, chart_id=chart_id,
+                      size=CHART_SIZE, narrow=PHONE_SIZE, empty_message="No p95 measured yet")
