@@ -23,6 +23,8 @@ demo: $(VENV)/.installed
 # Start PostgreSQL and Redis if they are down, then run the whole suite on them.
 test: $(VENV)/.installed
 	@bash scripts/services.sh
+	@# The panel's own secret scan: no leak in the repository's files (docs/secret-scan.md).
+	@$(PY) scripts/scan_own_repo.py
 	@DATABASE_URL=$(PG_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 # The panel with demo data on the embedded default; prints a consultant's and a founder's login.
@@ -51,6 +53,7 @@ bench: $(VENV)/.installed
 	@$(PY) benchmarks/monitor_throughput.py
 	@$(PY) benchmarks/p95_probe.py
 	@$(PY) benchmarks/secret_scan.py
+	@$(PY) benchmarks/panel_load.py
 
 clean:
 	rm -rf var/ .pytest_cache

@@ -11,7 +11,8 @@ count) with DEBUG off, a fixed SECRET_KEY, ALLOWED_HOSTS 127.0.0.1 and no HTTPS 
 server listens on loopback, plain HTTP) — logs the owner in through the login form (the session
 cookie) and creates a read-only API key (``launchready.api.keys.key_create``).
 
-Each page in turn is driven by ``wrk -t2 -c<--connections> -d<--duration>s`` (default 10
+Each page in turn is first fetched over one connection for ``--service-duration`` (5 s: its own
+time, no queue), then driven by ``wrk -t2 -c<--connections> -d<--duration>s`` (default 10
 connections, 30 s), a Lua script setting the cookie or ``Authorization: Bearer`` header and
 rotating the path, counting every answer that is not 2xx in a ``response()`` hook and printing
 the latency percentiles (HdrHistogram) in ``done()``:
@@ -25,10 +26,12 @@ wrk's latency is from writing a request to reading its whole answer, queueing fo
 gunicorn worker included (sync workers: one request each at a time, the connection closed
 after each answer, so wrk reconnects). Target: every page's p95 under 100 ms and no error
 (non-2xx, socket error or timeout). Prints one ``name: value unit`` line per figure, the worst
-p95 last; exits 1 when the target is missed, 2 when wrk, PostgreSQL or the server is missing.
+p95 last, with the machine's load average before and after (on a shared machine other work
+takes the server's CPU); exits 1 when the target is missed, 2 when wrk, PostgreSQL or the
+server is missing.
 
 ``.venv/bin/python benchmarks/panel_load.py [--duration S] [--connections N] [--projects N]
-[--findings N] [--workers N] [--keep]``
+[--findings N] [--workers N] [--service-duration S] [--keep]``
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ end
 
 
 def line(name: str, value: float, unit: str) -> None:
-    text = f"{value:.0f}" if unit == "count" else f"{value:.1f}"
+    text = f"{value:.0f}" if unit == "count" else f"{value:.2f}" if unit == "runnable" else f"{value:.1f}"
     print(f"{name}: {text} {unit}", flush=True)
 
 
@@ -328,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projects", type=int, default=200)
     parser.add_argument("--findings", type=int, default=60, help="findings per project (at most 80)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--service-duration", type=float, default=5.0,
+                        help="wrk's run per page with one connection first, seconds (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     if not Path(WRK).exists() or not GUNICORN.exists():
@@ -352,8 +357,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             driven = pages(seeded, log_in(base), args.projects)
             check_pages(base, driven, args.findings)
+            load_before = os.getloadavg()[0]
+            # One connection first: each page's own time, with no queue for a worker in it.
+            alone = {name: run_wrk(base, header, paths, 1, args.service_duration)
+                     for name, (header, paths) in driven.items()} if args.service_duration > 0 else {}
             figures = {name: run_wrk(base, header, paths, args.connections, args.duration)
                        for name, (header, paths) in driven.items()}
+            load_after = os.getloadavg()[0]
         finally:
             stop_server(server)
     finally:
@@ -363,6 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     line("findings", args.projects * args.findings, "count")
     line("connections", args.connections, "count")
     line("gunicorn_workers", args.workers, "count")
+    # The machine's 1-minute load average around the runs: on a shared machine, other work takes
+    # CPU from the server, and every figure below is only as good as this one.
+    line("load_average_before", load_before, "runnable")
+    line("load_average_after", load_after, "runnable")
+    line("cpus", os.cpu_count() or 0, "count")
+    for name, f in alone.items():
+        line(f"{name}_one_connection_p50", f["p50_ms"], "ms")
+        line(f"{name}_one_connection_p95", f["p95_ms"], "ms")
     for name, f in figures.items():
         line(f"{name}_requests", f["requests"], "count")
         line(f"{name}_errors", f["errors"], "count")

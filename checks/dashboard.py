@@ -75,7 +75,8 @@ class MonitorRow:
 class Dashboard:
     """A project's monitoring: ``rows`` (``MonitorRow`` per monitor), the project's ``uptime``
     per window key, ``p95_ms`` and ``error_rate_pct`` over 24 h, ``probes_24h``,
-    ``last_deploy_at`` (``None``: no deploy recorded), ``open_incidents`` and
+    ``last_deploy`` (the latest ``DeployEvent``, with its smoke result; ``None``: no deploy
+    recorded) and ``last_deploy_at``, ``open_incidents`` and
     ``recent_incidents`` (closed in the last 30 days; events prefetched), and ``charts``."""
 
     rows: list[MonitorRow]
@@ -83,7 +84,7 @@ class Dashboard:
     p95_ms: float | None
     error_rate_pct: float | None
     probes_24h: int
-    last_deploy_at: datetime | None
+    last_deploy: object | None
     open_incidents: list[Incident]
     recent_incidents: list[Incident]
     charts: list[Chart]
@@ -91,6 +92,10 @@ class Dashboard:
     @property
     def state(self) -> str:
         return project_state([r.monitor for r in self.rows])
+
+    @property
+    def last_deploy_at(self) -> datetime | None:
+        return self.last_deploy.deployed_at if self.last_deploy else None
 
 
 def project_state(monitors) -> str:
@@ -106,10 +111,12 @@ def project_state(monitors) -> str:
     return "up"
 
 
-def last_deploy_at(project) -> datetime | None:
-    """When the project last deployed (or rolled back), as the deploy webhook recorded it;
-    ``None`` ("no deploys recorded") before the first. One query."""
-    return project.deploys.order_by("-deployed_at").values_list("deployed_at", flat=True).first()
+def last_deploy(project):
+    """The project's latest deploy (or rollback) as the deploy webhook recorded it, with its
+    smoke test's status; ``None`` ("no deploys recorded") before the first. One query."""
+    return (project.deploys.order_by("-deployed_at", "-id")
+            .only("project_id", "kind", "environment", "version", "commit", "deployed_at", "smoke_status")
+            .first())
 
 
 def window_counts(monitor_ids: list[int], since: datetime, now: datetime) -> dict[int, Uptime]:
@@ -154,7 +161,7 @@ def project_dashboard(project, now: datetime | None = None) -> Dashboard:
     return Dashboard(
         rows=list(rows.values()), uptime=uptime, p95_ms=_p95(latencies),
         error_rate_pct=round((len(recent) - uptime["24h"].ok) / len(recent) * 100, 3) if recent else None,
-        probes_24h=len(recent), last_deploy_at=last_deploy_at(project),
+        probes_24h=len(recent), last_deploy=last_deploy(project),
         open_incidents=incidents[0], recent_incidents=incidents[1],
         charts=[uptime_chart(project, now=now), latency_chart(monitors, recent, now=now)],
     )

@@ -224,7 +224,10 @@ def log_sample(request, project_id: int):
 def agency_overview(request):
     """Every project the user may see, with its monitors' state at a glance (four queries
     for the rows, however many projects)."""
-    rows = dashboard.agency_overview(access.projects_for(request.user).order_by("agency__name", "name", "id"))
+    projects = access.projects_for(request.user)
+    if getattr(request, "agency", None) is not None:  # the agency chosen in the header
+        projects = projects.filter(agency=request.agency)
+    rows = dashboard.agency_overview(projects.order_by("agency__name", "name", "id"))
     return render(request, "checks/monitoring_overview.html", {
         "rows": rows,
         "agencies": len({row.project.agency_id for row in rows}),

@@ -94,6 +94,7 @@ def _deploys_page(request, project, *, credentials: deploys.HookCredentials | No
         "deploys": list(project.deploys.all()[:LISTED_DEPLOYS]),
         "can_write": can_write,
         "hook": hook,
+        "hook_ref": _hook_ref(hook),
         "credentials": credentials,
         "rollback_html": rollback_html(project.rollback_notes or ""),
         "environments": list(project.environments.all()) if can_write else [],
@@ -117,11 +118,25 @@ def deploys_page(request, project_id: int):
 @login_required
 @require_POST
 def hook_rotate(request, project_id: int):
-    """Create the hook, or replace its token and secret; shows them once."""
+    """Create the hook, or replace its token and secret; shows them once. The form names the
+    hook it replaces (``replaces``: the first characters of its token's digest, or ``none``):
+    reloading the answer sends the form again, and must not silently replace the token just
+    shown with one nobody saw."""
     project = access.project_for(request.user, project_id, write=True)
+    hook = DeployHook.objects.filter(project=project).only("token_sha256").first()
+    if request.POST.get("replaces", "") != _hook_ref(hook):
+        messages.error(request, "The webhook was already created or rotated (a reload sends the form "
+                                "again): the token shown then is the one in use. Rotate again for a new one.")
+        return redirect("deploys:list", project_id=project.pk)
     credentials = deploys.hook_rotate(project)
     messages.success(request, "Deploy hook ready. Copy the token and secret now: they are not shown again.")
     return _deploys_page(request, project, credentials=credentials)
+
+
+def _hook_ref(hook) -> str:
+    """What the rotate form says it replaces: ``none``, or 12 hex of the hook's token digest
+    (a digest of a digest's prefix reveals nothing of the token)."""
+    return hook.token_sha256[:12] if hook else "none"
 
 
 @login_required

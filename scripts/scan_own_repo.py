@@ -15,12 +15,14 @@ line, ``<fingerprint> <reason>`` (the fingerprint as printed below, ``rule-id:24
 reason is required), ``#`` comments and blank lines ignored. An entry that no longer matches
 any finding is stale (``--stale`` lists them; tests/test_own_secret_scan.py fails on one).
 
-Prints each finding redacted (``file:line rule prefix...sha256:… fingerprint``, never the
-value), allowlisted ones marked, and a summary on stderr. Exit status: 0 no leak outside the
+Prints each finding not allowlisted redacted (``level: file:line rule prefix...sha256:…
+fingerprint``, never the value; ``--verbose`` adds the allowlisted ones, marked), and a summary
+on stderr. Exit status: 0 no leak outside the
 allowlist (review findings are printed, as ``manage.py scan_secrets`` does), 1 a leak not
 allowlisted (or, with ``--stale``, a stale entry), 2 not a git checkout or a bad allowlist.
 
-``.venv/bin/python scripts/scan_own_repo.py [--root DIR] [--allowlist FILE] [--stale]``
+``.venv/bin/python scripts/scan_own_repo.py [--root DIR] [--allowlist FILE] [--stale] [--verbose]
+[--suggest]``
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=REPO, help="the checkout (default: this one)")
     parser.add_argument("--allowlist", type=Path, help=f"default: ROOT/{ALLOWLIST_NAME}")
     parser.add_argument("--stale", action="store_true", help="also fail on allowlist entries nothing matches")
+    parser.add_argument("--verbose", action="store_true", help="also print the allowlisted findings")
     parser.add_argument("--suggest", action="store_true",
                         help="print an allowlist line per finding not allowlisted (write its reason)")
     args = parser.parse_args(argv)
@@ -171,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     for finding in scan.findings:
         allowed = finding.fingerprint in allowlist
         leaks += finding.level == LEAK and not allowed
-        print(describe(finding, allowed))
+        if args.verbose or not allowed:
+            print(describe(finding, allowed))
     if args.suggest:
         for line in suggestions(scan, allowlist):
             print(line)

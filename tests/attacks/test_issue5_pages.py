@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from handover.services import handover_render
 from projects import deploys
-from projects.models import DeployEvent, Endpoint, Environment, Project, SecretAcceptance, TestAccount
+from projects.models import (
+    DeployEvent,
+    DeployHook,
+    Endpoint,
+    Environment,
+    Project,
+    SecretAcceptance,
+    TestAccount,
+)
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-Sup3rSecret-alice-77"
@@ -115,7 +123,9 @@ def test_secrets_appear_only_in_the_one_time_display(world, rows, caplog):
     client = Client()
     client.force_login(world.a.owner)
     pid = world.a.project.pk
-    shown = client.post(reverse("deploys:hook_rotate", args=[pid]))
+    current = DeployHook.objects.filter(project_id=pid).first()
+    shown = client.post(reverse("deploys:hook_rotate", args=[pid]),
+                        {"replaces": current.token_sha256[:12] if current else "none"})
     creds_text = shown.content.decode()
     assert shown.status_code == 200 and "no-store" in shown.get("Cache-Control", "")
     token = next(w for w in creds_text.replace("<", " ").replace(">", " ").split() if w.startswith("lrd_"))

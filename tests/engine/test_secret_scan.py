@@ -252,3 +252,26 @@ def test_a_repository_scan_lets_a_bundle_scan_in_between_two_files(tmp_path, mon
     assert report.findings == []
     assert [(f.rule, f.offset, f.fingerprint) for f in bundle_findings] == [
         ("Stripe Access Key", 3, "stripe-access-key:" + hashlib.sha256(STRIPE_KEY.encode()).hexdigest()[:24])]
+
+
+def test_installed_dependencies_and_caches_are_not_walked(tmp_path):
+    from checks.engine.secrets.tree import Skipped, text_files
+
+    for folder in ("node_modules/pkg", ".venv/lib", "src"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "a.js").write_text("x = 1\n")
+
+    assert [rel for _, rel in text_files(tmp_path, 1_000_000, Skipped())] == ["src/a.js"]
+
+
+def test_configuration_examples_with_placeholder_passwords_are_no_finding():
+    from checks.engine.secrets import scan_text
+
+    examples = ("# DATABASE_URL=postgres://launchready:secret@db:5432/launchready\n"
+                "EMAIL_URL=smtp+tls://user:password@smtp.example.com:587\n"
+                'db_password = "${DB_PASSWORD}"\n')
+    real = "DATABASE_URL=postgres://app:" + "Zq8kd93" + "Lm2xQ@db.internal:5432/app\n"  # fragments: no key here
+
+    assert scan_text(examples, ".env.example") == []
+    found = [(f.rule, f.level, f.line) for f in scan_text(real, ".env")]
+    assert found == [("Basic Auth Credentials", "leak", 1)]

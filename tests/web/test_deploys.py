@@ -20,7 +20,7 @@ from checks.engine.registry import Context, all_checks
 from checks.network import network_for
 from launchready import crypto
 from projects import deploys
-from projects.models import DeployEvent, Endpoint, Environment, Project, TestAccount
+from projects.models import DeployEvent, DeployHook, Endpoint, Environment, Project, TestAccount
 from tests.audits.test_worker import wait_for, worker  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +177,7 @@ def test_staff_create_the_hook_and_see_its_token_and_secret_once(client, world):
     url = reverse("deploys:list", args=[world.a.project.pk])
     assert "not set up" in client.get(url).content.decode()
 
-    response = client.post(reverse("deploys:hook_rotate", args=[world.a.project.pk]))
+    response = client.post(reverse("deploys:hook_rotate", args=[world.a.project.pk]), {"replaces": "none"})
 
     credentials = response.context["credentials"]
     html = response.content.decode()
@@ -187,6 +187,21 @@ def test_staff_create_the_hook_and_see_its_token_and_secret_once(client, world):
     later = client.get(url).content.decode()
     assert credentials.token not in later and credentials.secret not in later
     assert 'id="hook-state"' in later and "Rotate token and secret" in later
+
+
+def test_reloading_the_one_time_display_does_not_replace_the_token_just_shown(client, world):
+    client.force_login(world.a.consultant)
+    url = reverse("deploys:hook_rotate", args=[world.a.project.pk])
+    shown = client.post(url, {"replaces": "none"}).context["credentials"]
+
+    reload = client.post(url, {"replaces": "none"}, follow=True)
+
+    assert reload.redirect_chain == [(reverse("deploys:list", args=[world.a.project.pk]), 302)]
+    assert "already created or rotated" in reload.content.decode()
+    hook = DeployHook.objects.get(project=world.a.project)
+    assert hook.token_sha256 == deploys.token_digest(shown.token)
+    rotated = client.post(url, {"replaces": hook.token_sha256[:12]}).context["credentials"]
+    assert rotated.token != shown.token
 
 
 def test_a_founder_cannot_create_the_hook_or_record_a_drill(client, world):

@@ -33,12 +33,15 @@ DEMO_RISKS = [
 # The project typed in the form has no handover record yet, so each part of it fails too
 # (stage 7, on the apex), ranked among the demo's faults: by impact, fail before warn.
 # A project typed in the form has no monitor and no alert channel yet: stage 5 fails on the apex.
-FORM_RISKS = DEMO_RISKS[:2] + [
+# A project typed in the form has no handover record, monitoring or stage 3 record: each of
+# those checks adds its finding between the demo's own faults.
+FORM_RISKS = DEMO_RISKS[:2] + [("hardening.rollback", "clubhouse.test", "high")] + [
     (f"monitoring.{check}", "clubhouse.test", "high") for check in ("alert_test", "monitors")
-] + [DEMO_RISKS[2], ("monitoring.health_endpoint", "clubhouse.test", "medium")] + [
+] + [("hardening.environments", "clubhouse.test", "high"), DEMO_RISKS[2],
+     ("monitoring.health_endpoint", "clubhouse.test", "medium")] + [
     (f"handover.{part}", "clubhouse.test", "medium")
     for part in ("access_map", "deploy_steps", "rollback", "secret_locations")
-] + [DEMO_RISKS[3]] + [
+] + [DEMO_RISKS[3], ("hardening.deploys", "clubhouse.test", "medium")] + [
     (f"handover.{part}", "clubhouse.test", "low") for part in ("monitoring", "owners", "runbook", "sign_off")
 ] + [DEMO_RISKS[4]]
 
@@ -102,7 +105,8 @@ def test_a_consultant_audits_the_demo_and_hands_over_the_pdf(page, people):
     page.wait_for_url("**/accounts/login/?next=/projects/")
     shoot(page, "01-login")
     log_in(page, "nadia")
-    assert page.locator(".empty").inner_text().startswith("No projects yet.")
+    assert page.locator(".empty").inner_text().startswith(
+        "Welcome, Northwind Digital! Three steps to your first launch audit")
     shoot(page, "02-projects-empty")
 
     # Create the project, first with a malformed apex.

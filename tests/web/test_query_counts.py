@@ -48,7 +48,8 @@ def audit(project: Project, findings: int) -> AuditRun:
 
 def more_projects(agency, count: int, findings: int) -> None:
     for n in range(count):
-        audit(Project.objects.create(agency=agency, name=f"P{n:02}", apex_domain=f"p{n}.example.com"), findings)
+        project = Project.objects.create(agency=agency, name=f"P{n:02}", apex_domain=f"p{n}.example.com")
+        audit(project, findings)
 
 
 def queries(client, url: str, headers: dict | None = None) -> int:

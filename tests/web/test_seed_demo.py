@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from projects.management.commands.seed_demo import CONSULTANT, FOUNDER
+from projects.management.commands.seed_demo import CONSULTANT, FOUNDER, OWNER
 from projects.models import Agency, Membership, Project
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ def seed() -> str:
     return out.getvalue()
 
 
-def test_seeding_twice_gives_one_agency_two_logins_and_one_project(django_user_model):
+def test_seeding_twice_gives_one_agency_three_logins_and_one_project(django_user_model):
     seed()
     output = seed()
 
@@ -29,6 +29,7 @@ def test_seeding_twice_gives_one_agency_two_logins_and_one_project(django_user_m
     assert agency.name == "Northwind Digital"
     assert sorted(Membership.objects.values_list("user__username", "agency__slug", "role")) == [
         ("consultant", "northwind", "consultant"), ("founder", "northwind", "client"),
+        ("owner", "northwind", "owner"),
     ]
     assert (project.agency, project.name, project.client_name, project.apex_domain) == (
         agency, "Clubhouse", "Clubhouse Ltd", "clubhouse.test"
@@ -40,6 +41,7 @@ def test_seeding_twice_gives_one_agency_two_logins_and_one_project(django_user_m
     assert output.splitlines() == [
         "Demo ready: http://127.0.0.1:8000/",
         "  project:    Clubhouse (clubhouse.test), scenario demo.yaml",
+        "  owner:      owner / northwind-demo-0   (Northwind Digital: team, API keys, audit log)",
         "  consultant: consultant / northwind-demo-1   (Northwind Digital, can run audits)",
         "  founder:    founder / clubhouse-demo-1   (Clubhouse Ltd, read-only)",
     ]
@@ -49,7 +51,7 @@ def test_the_printed_logins_work_and_see_the_demo_project(client):
     seed()
     project = Project.objects.get(agency__slug="northwind")
 
-    for username, password, *_ in (CONSULTANT, FOUNDER):
+    for username, password, *_ in (OWNER, CONSULTANT, FOUNDER):
         assert client.login(username=username, password=password)
         response = client.get(reverse("projects:list"))
         assert [row["project"] for row in response.context["rows"]] == [project]

@@ -6,7 +6,9 @@ trap SECRETS-02). These rules run over its hits and a few detectors of our own:
 - Documented examples and placeholders are not secrets: AWS's own example pair
   (``AKIAIOSFODNN7EXAMPLE`` / ``wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY``, AWS IAM User Guide,
   "Managing access keys") and any value containing ``EXAMPLE``, ``PLACEHOLDER``, ``REDACTED``,
-  ``CHANGEME``, ``DUMMY``, a run of six ``x`` or four ``*``, or ``your_…_key``-style text.
+  ``CHANGEME``, ``DUMMY``, a run of six ``x`` or four ``*``, or ``your_…_key``-style text;
+  a whole value that is only a field's name (``password``, ``secret``, ``token`` …) or a
+  template variable (``${DB_PASSWORD}``, ``{{ token }}``, ``%(password)s``).
 - AWS unique IDs: only ``AKIA`` (long-term) and ``ASIA`` (temporary, STS) IDs are access key
   IDs (AWS IAM User Guide, "IAM identifiers", unique ID prefixes); ``AIDA`` user, ``AROA`` role,
   ``AIPA`` instance profile, ``AGPA`` group, ``ANPA``/``ANVA`` policy, ``APKA`` public key,
@@ -63,7 +65,11 @@ MAX_PEM_SCAN_CHARS = 64_000  # a 16384-bit RSA key's PEM is ~12 KB; a body longe
 
 _PLACEHOLDER = re.compile(
     r"example|placeholder|redacted|changeme|dummy|x{6,}|\*{4,}|^<.*>$"
-    r"|your[_-]?[a-z_-]{0,20}(?:key|secret|token|password)", re.I)
+    r"|your[_-]?[a-z_-]{0,20}(?:key|secret|token|password)"
+    # A whole value that is only the field's own name or a template variable, as in the
+    # `user:password@host` of a configuration example or `${DB_PASSWORD}`.
+    r"|^(?:password|passwd|pass|secret|changeit|token|apikey|api_key)$"
+    r"|^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^\{\{.*\}\}$|^%\(\w+\)s$", re.I)
 # Literal first (a lookbehind in front would make the regex engine try every position of a
 # megabyte bundle); the character before is checked in Python.
 _AWS_KEY_ID = re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")

@@ -1,7 +1,9 @@
 """The working tree: which files of a directory are scanned.
 
 Symbolic links are never followed (neither to files nor to directories), ``.git`` is not
-walked (history is scanned from git objects, see ``history.py``), files over the size cap
+walked (history is scanned from git objects, see ``history.py``), installed dependencies and
+tool caches (``VENDORED_DIRS``: ``node_modules``, a ``.venv`` …) are not walked — they are
+other people's code, hundreds of megabytes of it in a developer's checkout — files over the size cap
 and binary files (a NUL byte in the first 8 KiB, git's own test) are skipped, and a path whose
 real location is outside the root is refused — so nothing outside the tree given is read.
 """
@@ -14,6 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BINARY_SNIFF_BYTES = 8192
+VENDORED_DIRS = frozenset({
+    "node_modules", "bower_components", ".venv", "venv", "__pycache__", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache",
+})
 
 
 @dataclass
@@ -47,7 +53,7 @@ def text_files(root: Path, max_file_bytes: int, skipped: Skipped) -> Iterator[tu
             full = os.path.join(dirpath, name)
             if os.path.islink(full):
                 skipped.symlink.append(os.path.relpath(full, root_real))
-            elif name != ".git":
+            elif name != ".git" and name not in VENDORED_DIRS:
                 kept.append(name)
         dirnames[:] = kept
         for name in sorted(filenames):

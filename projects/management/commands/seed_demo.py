@@ -20,12 +20,14 @@ AGENCY = ("northwind", "Northwind Digital")
 SCENARIO = "demo.yaml"
 URL = "http://127.0.0.1:8000/"
 # (username, password, email, role) — demo only; fixed so the README can quote them.
+OWNER = ("owner", "northwind-demo-0", "owner@northwind.test", Membership.Role.OWNER)
 CONSULTANT = ("consultant", "northwind-demo-1", "consultant@northwind.test", Membership.Role.CONSULTANT)
 FOUNDER = ("founder", "clubhouse-demo-1", "founder@clubhouse.test", Membership.Role.CLIENT)
 
 
 class Command(BaseCommand):
-    help = "Create the demo agency, a consultant and a founder login, and the Clubhouse sandbox project."
+    help = ("Create the demo agency, its owner, consultant and founder logins, and the Clubhouse "
+            "sandbox project.")
 
     def handle(self, *args, **options):
         try:
@@ -34,6 +36,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {URL}"))
         self.stdout.write(f"  project:    {project.name} ({project.apex_domain}), scenario {SCENARIO}")
+        self.stdout.write(f"  owner:      {OWNER[0]} / {OWNER[1]}   ({AGENCY[1]}: team, API keys, audit log)")
         self.stdout.write(f"  consultant: {CONSULTANT[0]} / {CONSULTANT[1]}   ({AGENCY[1]}, can run audits)")
         self.stdout.write(f"  founder:    {FOUNDER[0]} / {FOUNDER[1]}   ({project.client_name}, read-only)")
 
@@ -47,6 +50,7 @@ def seed_demo() -> Project:
     if not settings.SANDBOX_ENABLED:
         raise ScenarioError("SANDBOX_ENABLED is off: the demo project audits a sandbox scenario")
     agency = agency_get_or_create(slug=AGENCY[0], name=AGENCY[1])
+    _member(agency, *OWNER)
     consultant = _member(agency, *CONSULTANT)
     founder = _member(agency, *FOUNDER)
     path = scenario_path(SCENARIO)
