@@ -270,7 +270,7 @@ def test_configuration_examples_with_placeholder_passwords_are_no_finding():
     examples = ("# DATABASE_URL=postgres://launchready:secret@db:5432/launchready\n"
                 "EMAIL_URL=smtp+tls://user:password@smtp.example.com:587\n"
                 'db_password = "${DB_PASSWORD}"\n')
-    real = "DATABASE_URL=postgres://app:" + "Zq8kd93" + "Lm2xQ@db.internal:5432/app\n"  # fragments: no key here
+    real = "DATABASE_URL=postgres://app:" + "Zq8kd93" + "Lm2xQ@db.internal:5432/app\n"  # built: no key here
 
     assert scan_text(examples, ".env.example") == []
     found = [(f.rule, f.level, f.line) for f in scan_text(real, ".env")]
