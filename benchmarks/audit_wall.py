@@ -8,11 +8,14 @@ routes and ``http: redirect`` shorthands included), the sandbox is started once,
 (b) the full audit (``run_audit``: every unit concurrently, one shared ``Net``) is timed the
     same way.
 
-The target: the audit's wall time is at most 1.5 × the slowest single unit. Units are I/O
-bound and independent, so running them together must cost about as much as the longest
-one, not their sum. Prints one ``name: value unit`` line per figure, the headline ratio
-last; exits 1 when the target is missed or the audit's verdicts differ from the scenario's
-``expect`` (a fast but wrong audit proves nothing), 2 when the sandbox cannot start.
+The target: the audit's wall time is at most 1.5 × its floor. Units are I/O bound and
+independent, so running them together must cost about as much as the longest one, not their
+sum — except the p95 probes (``performance.p95``), which run one at a time on purpose: two
+probes at once would load the app with both and each would measure the other's traffic. The
+floor is therefore the slowest single unit or the sum of the p95 probes, whichever is longer.
+Prints one ``name: value unit`` line per figure, the headline ratio last; exits 1 when the
+target is missed or the audit's verdicts differ from the scenario's ``expect`` (a fast but
+wrong audit proves nothing), 2 when the sandbox cannot start.
 
 Engine only (no Django): ``.venv/bin/python benchmarks/audit_wall.py [--scenario FILE]``.
 """
@@ -38,6 +41,7 @@ from checks.sandbox import Sandbox, Scenario, ScenarioError, load_scenario  # no
 
 ROUTE_LATENCY_MS = 200.0
 TARGET_RATIO = 1.5
+SERIAL_CHECKS = ("performance.p95",)  # one probe at a time (checks/engine/checks/performance.py)
 
 
 def slow_scenario(path: Path, latency_ms: float = ROUTE_LATENCY_MS) -> Scenario:
@@ -125,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.stop()
 
     slowest_ms, slowest_outcome, _ = max(singles, key=lambda s: s[0])
-    ratio = wall_ms / slowest_ms
+    serial_ms = sum(ms for ms, outcome, _ in singles if outcome.check_id in SERIAL_CHECKS)
+    floor_ms = max(slowest_ms, serial_ms)
+    ratio = wall_ms / floor_ms
     mismatches = expect_mismatches(scenario, outcomes)
     print(f"# slowest single unit: {slowest_outcome.check_id} {slowest_outcome.target}", file=sys.stderr)
     for mismatch in mismatches:
@@ -134,15 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     line("route_latency", ROUTE_LATENCY_MS, "ms")
     line("single_checks_sum", sum(s[0] for s in singles), "ms")
     line("slowest_single_check", slowest_ms, "ms")
+    line("p95_probes_sum", serial_ms, "ms")
     line("single_connections_sum", sum(s[2] for s in singles), "count")
     line("audit_wall", wall_ms, "ms")
     line("dns_queries", counters["dns_queries"], "count")
     line("connections_opened", counters["connections_opened"], "count")
     line("expect_mismatches", len(mismatches), "count")
-    line("audit_wall_vs_slowest", ratio, "ratio")
+    line("audit_wall_vs_floor", ratio, "ratio")
     if ratio > TARGET_RATIO:
-        print(f"# target missed: audit wall {wall_ms:.0f} ms > {TARGET_RATIO} × slowest single "
-              f"{slowest_ms:.0f} ms", file=sys.stderr)
+        print(f"# target missed: audit wall {wall_ms:.0f} ms > {TARGET_RATIO} × floor "
+              f"{floor_ms:.0f} ms", file=sys.stderr)
     return 1 if ratio > TARGET_RATIO or mismatches else 0
 
 
