@@ -9,13 +9,12 @@ other request. ``load_ms`` estimates the time on Lighthouse's "Slow 4G" mobile p
 
 from __future__ import annotations
 
-import ssl
 import time
 from dataclasses import dataclass, field
 
 import httpcore
 
-from checks.engine.net.http import DnsConnectError, HttpClient, PolicyConnectError, error_text
+from checks.engine.net.http import HttpClient, describe_core
 
 ACCEPT_ENCODING = "gzip, br"
 COMPRESSIONS = ("gzip", "br", "zstd", "deflate", "x-gzip")
@@ -85,24 +84,10 @@ def measure(http: HttpClient, url: str, *, headers: tuple[tuple[str, str], ...] 
         transfer.error_kind, transfer.error = "timeout", f"timed out: {exc}"
     except (httpcore.ConnectError, httpcore.ProtocolError, httpcore.NetworkError,
             httpcore.UnsupportedProtocol, ValueError) as exc:
-        transfer.error_kind, transfer.error = _describe_core(exc)
+        transfer.error_kind, transfer.error = describe_core(exc)
     finally:
         transfer.elapsed_ms = (time.monotonic() - started) * 1000
     return transfer
-
-
-def _describe_core(exc: Exception) -> tuple[str, str]:
-    """httpcore's exception in the words ``HttpExchange`` uses (``policy``, ``dns``, ``tls`` …)."""
-    text = error_text(exc)
-    if isinstance(exc, PolicyConnectError):
-        return "policy", text
-    if isinstance(exc, DnsConnectError):
-        return "dns", text
-    if isinstance(exc, ssl.SSLError) or isinstance(exc.__context__, ssl.SSLError) or "SSL" in text:
-        return "tls", f"TLS failed: {text}"
-    if isinstance(exc, httpcore.ConnectError):
-        return "connect", text
-    return "protocol", text
 
 
 def compressible(content_type: str | None) -> bool:

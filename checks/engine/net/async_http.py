@@ -40,20 +40,9 @@ from checks.engine.net.http import (
     _describe,
     _fetchable,
     error_text,
+    is_refusal,
 )
 from checks.engine.net.profile import NetworkProfile
-
-
-def _is_refusal(exc: BaseException) -> bool:
-    """True when ``exc`` or an exception in its cause chain is a ``ConnectionRefusedError``
-    (anyio wraps it as ``OSError('All connection attempts failed')``, httpcore wraps that)."""
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, ConnectionRefusedError):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
 
 
 class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
@@ -92,7 +81,7 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
             except httpcore.ConnectTimeout:
                 raise  # the probe's own deadline: no second address within it
             except httpcore.ConnectError as exc:
-                attempts.failed(address, exc, refused=_is_refusal(exc))
+                attempts.failed(address, exc, refused=is_refusal(exc))
                 continue
             self.connections_opened += 1
             return _AddressedStream(stream, address)

@@ -374,6 +374,37 @@ def error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def is_refusal(exc: BaseException) -> bool:
+    """True when ``exc`` or an exception in its cause chain is a ``ConnectionRefusedError``
+    (anyio wraps it as ``OSError('All connection attempts failed')``, httpcore wraps that)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ConnectionRefusedError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def describe_core(exc: BaseException) -> tuple[str, str]:
+    """``(error_kind, message)`` for an exception httpcore raised (the stage 4 probes talk to
+    httpcore directly), in the words ``HttpExchange`` uses: ``policy``, ``dns``, ``refused``,
+    ``tls``, ``connect``, ``protocol``."""
+    text = error_text(exc)
+    if isinstance(exc, PolicyConnectError):
+        return "policy", text
+    if isinstance(exc, DnsConnectError):
+        return "dns", text
+    if isinstance(exc, RefusedConnectError) or is_refusal(exc):
+        return "refused", text
+    if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__ or exc.__context__, ssl.SSLError) \
+            or "SSL" in text or "certificate" in text:
+        return "tls", f"TLS failed: {_openssl_plain(text)}"
+    if isinstance(exc, httpcore.ConnectError):
+        return "connect", text
+    return "protocol", text
+
+
 def _describe(exc: httpx.HTTPError) -> tuple[str, str]:
     cause = exc.__cause__
     if isinstance(cause, PolicyConnectError):

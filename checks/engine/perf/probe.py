@@ -38,15 +38,11 @@ from urllib.parse import urlsplit
 
 import httpcore
 
-from checks.engine.net.async_http import AsyncGuardedBackend, _is_refusal
+from checks.engine.net.async_http import AsyncGuardedBackend
 from checks.engine.net.dns import DnsClient, ResolveError
 from checks.engine.net.http import (
-    DnsConnectError,
     HttpExchange,
-    PolicyConnectError,
-    RefusedConnectError,
-    _openssl_plain,
-    error_text,
+    describe_core,
 )
 from checks.engine.net.profile import NetworkProfile
 from checks.engine.perf.stats import percentiles
@@ -296,7 +292,7 @@ class _Probe:
         except (TimeoutError, httpcore.TimeoutException):
             sample.error_kind, sample.error = _timed_out(trace, clamped, self.settings.timeout_s)
         except (httpcore.NetworkError, httpcore.ProtocolError, ssl.SSLError, ValueError) as exc:
-            sample.error_kind, sample.error = _describe(exc)
+            sample.error_kind, sample.error = describe_core(exc)
         finally:
             sample.total_ms = (time.perf_counter() - trace.marks.get(_SENDING, started)) * 1000
         self._note_connection(worker, trace)
@@ -338,19 +334,4 @@ def _timed_out(trace: _Trace, clamped: bool, timeout_s: float) -> tuple[str, str
     return "connect", f"no connection within {timeout_s:g} s"
 
 
-def _describe(exc: BaseException) -> tuple[str, str]:
-    """``(error_kind, message)`` for a failed request, in the words of ``net/http.py``."""
-    text = error_text(exc)
-    if isinstance(exc, PolicyConnectError):
-        return "policy", text
-    if isinstance(exc, DnsConnectError):
-        return "dns", text
-    if isinstance(exc, RefusedConnectError) or _is_refusal(exc):
-        return "refused", text
-    if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError) or "SSL" in text \
-            or "certificate" in text:
-        return "tls", f"TLS failed: {_openssl_plain(text)}"
-    if isinstance(exc, httpcore.ConnectError):
-        return "connect", text
-    return "protocol", text
 
