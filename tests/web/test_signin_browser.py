@@ -10,48 +10,22 @@ from django.urls import reverse
 from django_otp.oath import totp
 
 from projects.models import Agency, EncryptedTOTPDevice
-from tests.conftest import REPO
+from tests.web import csp_browser
+from tests.web.csp_browser import clean, watched_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = REPO / "test-artifacts" / "web"
 PASSWORD = "pw-123456789"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-WATCH_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__violations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
-});
-"""
 
 
 @pytest.fixture
 def page(browser, live_server, settings):
-    settings.SITE_URL = live_server.url
-    context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
-    context.add_init_script(WATCH_VIOLATIONS)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.console_errors = []
-    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-    yield page
-    context.close()
+    with watched_page(browser, live_server, settings) as page:
+        yield page
 
 
 def shoot(page, name: str) -> None:
-    """Keep the page as it looks on a desktop and on a phone."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(ARTIFACTS / f"signin-{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
-
-
-def clean(page) -> list[str]:
-    """The CSP violations and console errors seen on the current page."""
-    return page.evaluate("window.__violations") + page.console_errors
+    csp_browser.shoot(page, f"signin-{name}")
 
 
 def log_in(page, username: str) -> None:
