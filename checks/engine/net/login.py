@@ -63,7 +63,17 @@ def log_in(net: Net, project: ProjectSpec, account: TestAccount) -> Credentials:
     endpoint for its form's hidden fields and cookies, then one POST, redirects not
     followed); cookie and bearer logins are only assembled.
     Raises ``LoginFailed`` when the account has a ``problem``, lacks what its kind needs, or
-    the form login is refused (a status other than 2xx/3xx, or no cookie set)."""
+    the form login is refused (a status other than 2xx/3xx, or no cookie set).
+
+    Once per audit: the stage 4 checks and the smoke test each need the same session, and a
+    form login per check and endpoint would send a dozen password checks to the app (and
+    look like a brute force to its rate limiter). A refusal is remembered the same way."""
+    endpoint = login_endpoint(project)
+    key = (account, endpoint.url if endpoint else "")
+    return net.logins.get(key, lambda: _log_in(net, project, account))
+
+
+def _log_in(net: Net, project: ProjectSpec, account: TestAccount) -> Credentials:
     if account.problem:
         raise LoginFailed(f"test account {account.label!r}: {account.problem}")
     if not account.secret:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from checks.engine.net.dns import DnsClient
 from checks.engine.net.http import HttpClient
+from checks.engine.net.memo import Memo
 from checks.engine.net.profile import DEFAULT_PROFILE, NetworkProfile
 from checks.engine.net.smtp import SmtpClient
 from checks.engine.net.tls import TlsClient
@@ -18,6 +19,8 @@ class Net:
         self.http = HttpClient(profile, self.dns)
         self.tls = TlsClient(profile, self.dns)
         self.smtp = SmtpClient(profile, self.dns)
+        # Logins of test accounts, once per audit (``checks.engine.net.login.log_in``).
+        self.logins = Memo()
 
     def close(self) -> None:
         self.http.close()
