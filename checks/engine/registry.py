@@ -32,7 +32,9 @@ class Check:
     """A registered check: metadata plus ``run(target, ctx) -> Result``.
 
     ``targets(project)`` lists what the check runs on (hosts, URLs); ``timeout_s`` bounds one
-    run; ``quick`` puts it in the stage-1 quick audit.
+    run; ``quick`` puts it in the stage-1 quick audit; ``measures_latency`` marks a check
+    whose figure our own load would skew (it waits for ``runner.wait_for_quiet`` and is not
+    counted as load itself).
     """
 
     id: str
@@ -43,6 +45,7 @@ class Check:
     targets: Callable[[ProjectSpec], list[str]]
     timeout_s: float
     quick: bool
+    measures_latency: bool = False
 
     @property
     def doc(self) -> str:
@@ -66,6 +69,7 @@ def check(
     targets: Callable[[ProjectSpec], list[str]],
     timeout_s: float = 30.0,
     quick: bool = False,
+    measures_latency: bool = False,
 ):
     """Register the decorated ``run`` function as check ``check_id``."""
     if not _ID.match(check_id):
@@ -74,7 +78,8 @@ def check(
     def register(run: Callable[[str, Context], Result]):
         if check_id in REGISTRY:
             raise ValueError(f"check id {check_id!r} registered twice")
-        REGISTRY[check_id] = Check(check_id, stage, impact, title, run, targets, timeout_s, quick)
+        REGISTRY[check_id] = Check(check_id, stage, impact, title, run, targets, timeout_s, quick,
+                                    measures_latency)
         return run
 
     return register

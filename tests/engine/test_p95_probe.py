@@ -267,8 +267,10 @@ def test_the_p95_over_target_scenario_fails_the_feed_and_passes_the_login():
 
     feed, login = results["https://app.p95-slow.test/feed"], results["https://app.p95-slow.test/login"]
     assert (feed.status, login.status) == ("fail", "pass")
-    assert feed.summary == f"p95 {round(feed.metrics['p95_ms'])} ms over the 300 ms target " \
-                           "(50 requests, concurrency 5)"
+    shown_ms = re.fullmatch(r"p95 (\d+) ms over the 300 ms target \(50 requests, concurrency 5\)",
+                            feed.summary)
+    # The summary rounds the exact p95 half up; the metric keeps it to 0.1 ms: within 0.55.
+    assert shown_ms and abs(int(shown_ms[1]) - feed.metrics["p95_ms"]) <= 0.55
     assert feed.metrics["p95_ms"] >= SLOW_MS and FAST_MS <= feed.metrics["p50_ms"] < FAST_MS + SLACK_MS
     assert feed.evidence["measured"] == "GET as test account 'alice'"
     assert login.evidence["measured"] == "POST of the login form as test account 'alice'"

@@ -7,14 +7,15 @@ import threading
 
 from checks.engine.registry import Check, Context
 from checks.engine.result import Impact, Result, Stage, Status
-from checks.engine.runner import Unit, run_units
+from checks.engine.runner import Unit, run_units, wait_for_quiet
 from checks.engine.spec import ProjectSpec
 
 
-def _check(check_id: str, run, *, timeout_s: float = 5.0) -> Check:
+def _check(check_id: str, run, *, timeout_s: float = 5.0, measures_latency: bool = False) -> Check:
     return Check(
         id=check_id, stage=Stage.EDGE, impact=Impact.HIGH, title=check_id, run=run,
         targets=lambda project: [project.apex], timeout_s=timeout_s, quick=False,
+        measures_latency=measures_latency,
     )
 
 
@@ -95,3 +96,52 @@ def test_no_units_means_no_outcomes(sandbox):
     box, net = sandbox({})
 
     assert _run([], net) == ([], [])
+
+
+def test_a_latency_measuring_check_waits_until_the_other_checks_of_the_process_end(sandbox):
+    box, net = sandbox({})
+    order: list[str] = []
+    release = threading.Event()
+
+    def slow(target: str, ctx: Context) -> Result:
+        release.wait(5)
+        order.append("slow ended")
+        return Result.passed("slow")
+
+    def measures(target: str, ctx: Context) -> Result:
+        threading.Timer(0.3, release.set).start()  # the slow check ends while this one waits
+        others = wait_for_quiet(5)
+        order.append(f"measured beside {others}")
+        return Result.passed("measured")
+
+    outcomes, _ = _run(
+        [Unit(_check("test.measures", measures, measures_latency=True), "www.shop.test"),
+         Unit(_check("test.slow", slow), "www.shop.test")],
+        net,
+    )
+
+    assert order == ["slow ended", "measured beside 0"]
+    assert sorted(o.status.value for o in outcomes) == ["pass", "pass"]
+    assert wait_for_quiet(0) == 0  # every unit's load was given back
+
+
+def test_waiting_for_quiet_gives_up_after_its_timeout_and_says_how_many_still_run(sandbox):
+    box, net = sandbox({})
+    release = threading.Event()
+    seen: list[int] = []
+
+    def busy(target: str, ctx: Context) -> Result:
+        release.wait(5)
+        return Result.passed("busy")
+
+    def measures(target: str, ctx: Context) -> Result:
+        seen.append(wait_for_quiet(0.2))
+        release.set()
+        return Result.passed("measured")
+
+    _run([Unit(_check("test.measures", measures, measures_latency=True), "www.shop.test"),
+          Unit(_check("test.busy", busy), "www.shop.test"),
+          Unit(_check("test.busy2", busy), "www.shop.test")], net)
+
+    assert seen == [2]
+    assert wait_for_quiet(0) == 0

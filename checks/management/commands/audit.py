@@ -60,7 +60,9 @@ class Command(BaseCommand):
         if run.state != AuditRun.State.DONE:
             raise CommandError(f"audit #{run.pk} ended in state {run.state}: {run.error}")
         if unmet:
-            raise CommandError(f"{len(unmet)} of the scenario's expectations not met")
+            # Named in the error too: stdout may be a JSON file or a test's buffer nobody prints.
+            named = "; ".join(f"{i['check']} {i['target']}: {i['actual'] or 'no result'}" for i in unmet[:5])
+            raise CommandError(f"{len(unmet)} of the scenario's expectations not met ({named})")
 
     def _project(self, options) -> Project:
         if options["scenario"]:
