@@ -7,11 +7,14 @@ end unless ``--keep``): ``--projects`` projects (default 200), each with a finis
 untested results, and two monitors with a day of hourly probes; all through ``bulk_create``.
 
 Then runs the panel as production does — gunicorn (``--workers``, default 3, the Dockerfile's
-count) with DEBUG off, a fixed SECRET_KEY, ALLOWED_HOSTS 127.0.0.1 and no HTTPS redirect (the
+count) with DEBUG off, Redis for the cache and sessions (``--redis-url``, default database 12,
+emptied first), a fixed SECRET_KEY, ALLOWED_HOSTS 127.0.0.1 and no HTTPS redirect (the
 server listens on loopback, plain HTTP) — logs the owner in through the login form (the session
 cookie) and creates a read-only API key (``launchready.api.keys.key_create``).
 
-Each page in turn is first fetched over one connection for ``--service-duration`` (5 s: its own
+Every path is first fetched once, one at a time (``*_first_view_*``: the cold render, before
+the cache holds its rows or risk cards, and the warm-up a working day gives). Then each page in
+turn is fetched over one connection for ``--service-duration`` (5 s: its own
 time, no queue), then driven by ``wrk -t2 -c<--connections> -d<--duration>s`` (default 10
 connections, 30 s), a Lua script setting the cookie or ``Authorization: Bearer`` header and
 rotating the path, counting every answer that is not 2xx in a ``response()`` hook and printing
@@ -42,6 +45,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +58,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/launchready_bench_panel"
+REDIS_URL = "redis://127.0.0.1:6379/12"
 TARGET_P95_MS = 100.0
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 GUNICORN = REPO / ".venv" / "bin" / "gunicorn"
@@ -131,9 +136,12 @@ def drop_database(url: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {parts.path.lstrip('/')} WITH (FORCE)")
 
 
-def server_env(database_url: str) -> dict[str, str]:
-    """Production-like settings for the benchmark's processes (the seeding one and gunicorn)."""
+def server_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """Production-like settings for the benchmark's processes (the seeding one and gunicorn):
+    Redis as production has it (the cache, sessions through it) unless ``redis_url`` is empty."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SQLITE_PATH")}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     env.update({
         "DJANGO_SETTINGS_MODULE": "launchready.settings",
         "DATABASE_URL": database_url,
@@ -208,10 +216,17 @@ def seed(projects: int, findings: int) -> dict:
     return {"key": key, "project_ids": [p.pk for p in rows]}
 
 
-def prepare(database_url: str, projects: int, findings: int) -> dict:
+def flush_redis(redis_url: str) -> None:
+    """Empty the benchmark's Redis database (cached pages and sessions of an earlier run)."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+def prepare(database_url: str, redis_url: str, projects: int, findings: int) -> dict:
     """Create, migrate and seed the database in this process; returns ``seed()``'s answer."""
-    os.environ.update(server_env(database_url))
     os.environ.pop("REDIS_URL", None)
+    os.environ.update(server_env(database_url, redis_url))
     import django
 
     django.setup()
@@ -230,14 +245,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen:
+def start_server(database_url: str, redis_url: str, port: int, workers: int) -> subprocess.Popen:
     """gunicorn on 127.0.0.1:``port``, answering; raises ``RuntimeError`` if it does not
     answer within 60 s."""
     import httpx
 
     command = [str(GUNICORN), "launchready.wsgi:application", "-b", f"127.0.0.1:{port}",
                "--workers", str(workers), "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=REPO, env=server_env(database_url), start_new_session=True)
+    server = subprocess.Popen(command, cwd=REPO, env=server_env(database_url, redis_url),
+                              start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -303,6 +319,25 @@ def check_pages(base: str, driven: dict[str, tuple[str, list[str]]], findings: i
             raise RuntimeError(f"risk_list: {paths[0]} shows {listed} findings, not {findings}")
 
 
+def first_views(base: str, driven: dict[str, tuple[str, list[str]]]) -> dict[str, list[float]]:
+    """Each path of each page fetched once, one at a time: ``{page: [ms, ...]}``. The panel
+    keeps rendered rows and risk cards in the cache (launchready/fragments.py,
+    checks/risk_cards.py); this is what a person opening a page nobody has opened since its
+    data changed waits, and it leaves the cache as a working day would."""
+    import httpx
+
+    times: dict[str, list[float]] = {}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for name, (header, paths) in driven.items():
+            key, value = header.split(": ", 1)
+            for path in paths:
+                started = time.perf_counter()
+                if client.get(path, headers={key: value}).status_code != 200:
+                    raise RuntimeError(f"{name}: {path} did not answer 200")
+                times.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+    return times
+
+
 def run_wrk(base: str, header: str, paths: list[str], connections: int, duration_s: float) -> dict:
     """wrk's figures for one page; raises ``RuntimeError`` with its output when it prints none."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -326,6 +361,8 @@ def run_wrk(base: str, header: str, paths: list[str], connections: int, duration
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("PANEL_BENCH_DATABASE_URL", DATABASE_URL))
+    parser.add_argument("--redis-url", default=os.environ.get("PANEL_BENCH_REDIS_URL", REDIS_URL),
+                        help="a Redis database of its own, emptied first ('': no Redis)")
     parser.add_argument("--duration", type=float, default=30.0, help="wrk's run per page, seconds")
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--projects", type=int, default=200)
@@ -345,18 +382,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         started = time.monotonic()
-        seeded = prepare(args.database_url, args.projects, args.findings)
+        if args.redis_url:
+            flush_redis(args.redis_url)
+        seeded = prepare(args.database_url, args.redis_url, args.projects, args.findings)
         line("seed", time.monotonic() - started, "s")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         try:
-            server = start_server(args.database_url, port, args.workers)
+            server = start_server(args.database_url, args.redis_url, port, args.workers)
         except RuntimeError as exc:
             print(exc, file=sys.stderr)
             return 2
         try:
             driven = pages(seeded, log_in(base), args.projects)
             check_pages(base, driven, args.findings)
+            first = first_views(base, driven)
             load_before = os.getloadavg()[0]
             # One connection first: each page's own time, with no queue for a worker in it.
             alone = {name: run_wrk(base, header, paths, 1, args.service_duration)
@@ -378,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     line("load_average_before", load_before, "runnable")
     line("load_average_after", load_after, "runnable")
     line("cpus", os.cpu_count() or 0, "count")
+    for name, times in first.items():
+        line(f"{name}_first_view_p50", statistics.median(times), "ms")
+        line(f"{name}_first_view_max", max(times), "ms")
     for name, f in alone.items():
         line(f"{name}_one_connection_p50", f["p50_ms"], "ms")
         line(f"{name}_one_connection_p95", f["p95_ms"], "ms")

@@ -25,8 +25,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDay
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDay
 from django.utils import timezone
 
 from checks.models import Incident, Monitor, Probe, ProbeRollup
@@ -276,12 +276,23 @@ def monitoring_charts(project, now: datetime | None = None) -> list[Chart]:
 # ---------------------------------------------------------------- agency overview
 
 
+@dataclass(frozen=True)
+class ProjectRef:
+    """What the overview shows of a project: no model instance (200 of them, with their
+    agencies, cost more than the rest of the page)."""
+
+    pk: int
+    name: str
+    agency_id: int
+    agency_name: str
+
+
 @dataclass
 class OverviewRow:
     """One project at a glance: enabled monitors ``up``/``down``/``unknown``, ``disabled``
     ones, ``open_incidents``, and its 24 h ``uptime``."""
 
-    project: object
+    project: ProjectRef
     up: int = 0
     down: int = 0
     unknown: int = 0
@@ -303,26 +314,44 @@ class OverviewRow:
         return "up" if self.up else "none"
 
 
-def agency_overview(projects, now: datetime | None = None) -> list[OverviewRow]:
-    """One ``OverviewRow`` per project of the queryset ``projects`` (its order kept). Four
-    queries, however many projects, monitors and probes: the projects, the monitors counted
-    by state, the open incidents counted, the last 24 h of probes counted."""
+def agency_overview(projects, now: datetime | None = None, *, uptime: bool = True) -> list[OverviewRow]:
+    """One ``OverviewRow`` per project of the queryset ``projects`` (its order kept), the
+    project as a ``ProjectRef``. Two queries, however many projects, monitors and probes:
+    the projects with their monitors counted by state and their open incidents counted (one
+    annotated query), and the last 24 h of probes counted (left out with ``uptime=False``:
+    ``overview_uptime`` then fills the rows shown)."""
+    enabled = Q(monitors__enabled=True)
+
+    def monitors(where: Q) -> Count:
+        # distinct: the access filter joins memberships, which must not multiply the count
+        return Count("monitors", filter=where, distinct=True)
+
+    incidents = (Incident.objects.filter(project=OuterRef("pk"), closed_at__isnull=True).order_by()
+                 .values("project").annotate(n=Count("id")).values("n"))
+    annotated = projects.annotate(
+        n_up=monitors(enabled & Q(monitors__state=Monitor.State.UP)),
+        n_down=monitors(enabled & Q(monitors__state=Monitor.State.DOWN)),
+        n_unknown=monitors(enabled & Q(monitors__state=Monitor.State.UNKNOWN)),
+        n_disabled=monitors(Q(monitors__enabled=False)),
+        n_incidents=Coalesce(Subquery(incidents), 0),
+    ).values_list("pk", "name", "agency_id", "agency__name",
+                  "n_up", "n_down", "n_unknown", "n_disabled", "n_incidents")
+    rows = [OverviewRow(ProjectRef(pk, name, agency_id, agency_name), up=up, down=down, unknown=unknown,
+                        disabled=disabled, open_incidents=incidents)
+            for pk, name, agency_id, agency_name, up, down, unknown, disabled, incidents in annotated]
+    if uptime:
+        overview_uptime(rows, now)
+    return rows
+
+
+def overview_uptime(rows: list[OverviewRow], now: datetime | None = None) -> None:
+    """Set each row's ``uptime``: its probes of the 24 h before ``now`` (default: now)
+    counted, in one query (the costliest of the overview: run it for the rows shown)."""
     now = now or timezone.now()
-    rows = {p.pk: OverviewRow(p) for p in projects.select_related("agency")}
-    ids = list(rows)
-    for row in (Monitor.objects.filter(project_id__in=ids).values("project_id", "enabled", "state")
-                .annotate(n=Count("id")).order_by()):
-        target = rows[row["project_id"]]
-        if not row["enabled"]:
-            target.disabled += row["n"]
-        else:
-            setattr(target, row["state"], getattr(target, row["state"]) + row["n"])
-    for row in (Incident.objects.filter(project_id__in=ids, closed_at__isnull=True).values("project_id")
-                .annotate(n=Count("id")).order_by()):
-        rows[row["project_id"]].open_incidents = row["n"]
-    day = Probe.objects.filter(monitor__project_id__in=ids, at__gte=now - timedelta(hours=24), at__lt=now)
+    by_project = {row.project.pk: row for row in rows}
+    day = Probe.objects.filter(monitor__project_id__in=list(by_project), at__gte=now - timedelta(hours=24),
+                               at__lt=now)
     for row in (day
                 .values("monitor__project_id").annotate(total=Count("id"), ok=Count("id", filter=Q(ok=True)))
                 .order_by()):
-        rows[row["monitor__project_id"]].uptime = Uptime(row["ok"], row["total"])
-    return list(rows.values())
+        by_project[row["monitor__project_id"]].uptime = Uptime(row["ok"], row["total"])

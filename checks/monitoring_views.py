@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -18,6 +19,8 @@ from checks.forms import AlertChannelForm, LogSampleForm, MonitorEndpointsForm, 
 from checks.models import LogSample
 from checks.monitoring import services as monitoring
 from checks.monitoring_facts import log_sample_store
+from checks.templatetags.monitoring_tags import uptime_pct
+from launchready import fragments
 from projects import access
 
 
@@ -222,21 +225,51 @@ def log_sample(request, project_id: int):
 
 @login_required
 def agency_overview(request):
-    """Every project the user may see, with its monitors' state at a glance (four queries
-    for the rows, however many projects)."""
+    """Every project the user may see, with its monitors' state at a glance: the totals over
+    all of them, then ``OVERVIEW_PER_PAGE`` rows a page, those down or with an open incident
+    first (four queries for the rows, however many projects; probes counted for the page's)."""
     projects = access.projects_for(request.user)
     if getattr(request, "agency", None) is not None:  # the agency chosen in the header
         projects = projects.filter(agency=request.agency)
-    rows = dashboard.agency_overview(projects.order_by("agency__name", "name", "id"))
+    rows = dashboard.agency_overview(projects.order_by("agency__name", "name", "id"), uptime=False)
+    rows.sort(key=_attention)  # stable: agency and name order within each group
+    agencies = len({row.project.agency_id for row in rows})
+    page = Paginator(rows, OVERVIEW_PER_PAGE).get_page(request.GET.get("page"))
+    dashboard.overview_uptime(page.object_list)  # shown only: the totals do not need it
     return render(request, "checks/monitoring_overview.html", {
-        "rows": rows,
-        "agencies": len({row.project.agency_id for row in rows}),
+        "rows": page.object_list,
+        "row_html": fragments.render_many("checks/_overview_row.html",
+                                          (_overview_values(row, agencies) for row in page.object_list)),
+        "page": page,
+        "agencies": agencies,
         "totals": {
             "down": sum(r.state == "down" for r in rows),
             "incidents": sum(r.open_incidents for r in rows),
             "unmonitored": sum(r.state == "none" for r in rows),
         },
     })
+
+
+OVERVIEW_PER_PAGE = 50
+
+
+def _attention(row: dashboard.OverviewRow) -> int:
+    """0 down, 1 an open incident, 2 waiting for a verdict, 3 the rest."""
+    if row.state == "down":
+        return 0
+    if row.open_incidents:
+        return 1
+    return 2 if row.state == "unknown" else 3
+
+
+def _overview_values(row: dashboard.OverviewRow, agencies: int) -> dict:
+    """What one overview row shows (plain values: the row is cached by them)."""
+    return {
+        "pk": row.project.pk, "name": row.project.name,
+        "agency_name": row.project.agency_name if agencies > 1 else None,
+        "state": row.state, "up": row.up, "down": row.down, "unknown": row.unknown,
+        "disabled": row.disabled, "open_incidents": row.open_incidents, "uptime": uptime_pct(row.uptime),
+    }
 
 
 def _first_probe_note() -> str:

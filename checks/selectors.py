@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Case, IntegerField, Value, When
 
 from checks.engine.registry import Check, all_checks
@@ -30,7 +32,12 @@ def latest_mail_test(project) -> CheckResult | None:
 
 def risk_list(run: AuditRun) -> list[CheckResult]:
     """Fail and warn results of ``run`` in fix order (impact, reach, fail before warn)."""
-    return rank(run.results.all(), run.project.spec(facts=False))
+    return rank_results(run.results.all(), run)
+
+
+def rank_results(results: Iterable[CheckResult], run: AuditRun) -> list[CheckResult]:
+    """The fail and warn ones of ``results`` (of ``run``) in fix order."""
+    return rank(results, run.project.spec(facts=False))
 
 
 # Stages sort by their number (audit … handover), not by name ("handover" < "hardening").
@@ -47,12 +54,25 @@ def passed(run: AuditRun) -> list[CheckResult]:
     return list(run.results.filter(status=Status.PASS).order_by(STAGE_ORDER, "check_id", "target"))
 
 
-def risk_summary(run: AuditRun) -> dict:
-    """Counts per status, blockers left, and a per-stage pass/warn/fail table."""
+def ordered_results(run: AuditRun) -> list[CheckResult]:
+    """Every result of ``run`` by stage, check and target, in one query (the order
+    ``untested`` and ``passed`` use)."""
+    return list(run.results.order_by(STAGE_ORDER, "check_id", "target"))
+
+
+def split_untested_passed(results: Iterable[CheckResult]) -> tuple[list[CheckResult], list[CheckResult]]:
+    """``(untested, passed)`` of ``results``, each in the order given."""
+    results = list(results)
+    return ([r for r in results if r.status == Status.ERROR], [r for r in results if r.status == Status.PASS])
+
+
+def risk_summary(run: AuditRun, rows: Iterable | None = None) -> dict:
+    """Counts per status, blockers left, and a per-stage pass/warn/fail table; from ``rows``
+    (anything with ``stage``, ``impact`` and ``status``) when given, else ``run``'s results."""
     counts = {s.value: 0 for s in Status}
     stages: dict[str, dict[str, int]] = {}
     blockers = 0
-    for result in run.results.all():
+    for result in run.results.all() if rows is None else rows:
         counts[result.status] += 1
         row = stages.setdefault(result.stage, {s.value: 0 for s in Status})
         row[result.status] += 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -11,7 +9,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from checks import selectors, services
+from checks import risk_cards, selectors, services
 from checks.engine.scoring import readiness
 from checks.engine.spec import INVALID_PROJECT, InvalidMailSetting
 from checks.models import AuditRun
@@ -79,27 +77,15 @@ def run_detail(request, run_id: int):
 
 
 def _risk_page(request, project, run):
-    """The risk list of ``run``: ``risks`` as (CheckResult, Finding | None) pairs in fix order,
-    ``untested`` (status error), ``passed``, ``summary`` (counts), ``readiness`` (the score,
-    checks.engine.scoring); each result carries ``evidence_json``."""
+    """The risk list of ``run``: ``summary`` (counts) and ``readiness`` (the score,
+    checks.engine.scoring) from one narrow query, ``cards`` (the ranked risks, untested and
+    passed results with their evidence) from ``checks.risk_cards``, cached per state."""
     context = {"project": project, "run": run}
     if run is not None:
-        findings = selectors.findings_by_key(project)
-        risks = selectors.risk_list(run)
-        untested = selectors.untested(run)
-        passed = selectors.passed(run)
-        for result in [*risks, *untested, *passed]:
-            result.evidence_json = _pretty(result.evidence)
+        rows = risk_cards.scored_rows(run)
         context.update(
-            risks=[(r, findings.get((r.check_id, r.target))) for r in risks],
-            untested=untested,
-            passed=passed,
-            summary=selectors.risk_summary(run),
-            readiness=readiness(run.results.only("run_id", "stage", "impact", "status")),
+            cards=risk_cards.cards_html(project, run, rows),
+            summary=selectors.risk_summary(run, rows),
+            readiness=readiness(rows),
         )
     return render(request, "checks/risks.html", context)
-
-
-def _pretty(evidence) -> str:
-    """Evidence as indented JSON for a <pre> (autoescaped by the template)."""
-    return json.dumps(evidence, indent=2, ensure_ascii=False, default=str)

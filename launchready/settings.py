@@ -142,6 +142,11 @@ TEMPLATES = [
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Parameters bound by the server, so psycopg prepares a query after its 5th run on a
+        # connection: the panel repeats the same few queries (session, memberships, the page's
+        # rows), and planning each again cost more than running it (0.5 ms vs 0.2 ms).
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("server_side_binding", True)
 else:
     DATABASES = {
         "default": {
@@ -273,6 +278,10 @@ RATELIMIT_IP_META_KEY = "launchready.security.client_ip"
 if env("REDIS_URL", default=""):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": env("REDIS_URL"), "KEY_PREFIX": "launchready"}}
+    # Sessions read from Redis, written through to the database: one query less on every
+    # page. Only with a cache every web process shares: with per-process memory, a sign-out
+    # in one process would leave the session alive in the others' copies.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SILENCED_SYSTEM_CHECKS = [

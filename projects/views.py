@@ -9,7 +9,9 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
+from django.core.paginator import Paginator
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,7 +27,7 @@ from checks.models import AuditRun
 from checks.selectors import edge_matrix, latest_finished_run, latest_mail_test, risk_summary
 from checks.services import run_progress, sweep_stale_audits
 from handover.services import rollback_html
-from launchready import crypto
+from launchready import crypto, fragments
 from launchready.crypto import mask
 from projects import access, current_agency, invites
 from projects.finding_services import FindingChangeError
@@ -40,26 +42,60 @@ from projects.forms import (
 from projects.models import Finding
 from projects.performance import performance_history
 
+PROJECTS_PER_PAGE = 50  # a page a phone scrolls; the panel's p95 (benchmarks/panel_load.py)
+
 
 @login_required
 def project_list(request):
-    # Only each project's latest run is fetched (a sliced prefetch: one query, a window function).
-    # Full audits only: a "Send test mails" run says nothing of the launch as a whole.
-    latest = Prefetch("runs", queryset=AuditRun.objects.filter(check_ids=[])[:1], to_attr="latest_runs")
-    projects = access.projects_for(request.user).select_related("agency").prefetch_related(latest)
+    """The landing page: the projects the person may see, ``PROJECTS_PER_PAGE`` a page (by
+    name), each with its latest full audit; rows are plain values, rendered through the
+    fragment cache (launchready/fragments.py)."""
+    projects = access.projects_for(request.user).order_by("name", "id")
     # The agency chosen in the header (projects/current_agency.py), for people in several.
     agency = getattr(request, "agency", None)
     if agency is not None:
         projects = projects.filter(agency=agency)
-    rows = [{"project": p, "run": next(iter(p.latest_runs), None)} for p in projects]
+    page = Paginator(projects.values(*PROJECT_ROW_FIELDS), PROJECTS_PER_PAGE).get_page(
+        request.GET.get("page"))
+    runs = _latest_full_runs([row["pk"] for row in page.object_list])
+    rows = [_project_row(row, runs.get(row["pk"])) for row in page.object_list]
     role = getattr(request, "agency_role", None)
     return render(request, "projects/list.html", {
         "rows": rows,
+        "row_html": fragments.render_many("projects/_project_row.html", rows),
+        "page": page,
         "can_create": (role in access.STAFF) if agency is not None
         else access.staff_agencies(request.user).exists(),
         "is_owner": role == "owner",
         "agency": agency,
     })
+
+
+PROJECT_ROW_FIELDS = ("pk", "name", "client_name", "apex_domain", "agency__name")
+STATE_LABELS = dict(AuditRun.State.choices)
+
+
+def _latest_full_runs(project_ids: list[int]) -> dict[int, dict]:
+    """``{project id: {id, state, created_at, finished_at}}`` of each project's newest full audit
+    (a "Send test mails" run says nothing of the launch as a whole): one query, a window
+    function numbering each project's runs newest first."""
+    newest = Window(RowNumber(), partition_by=[F("project_id")],
+                    order_by=[F("created_at").desc(), F("id").desc()])
+    rows = (AuditRun.objects.filter(project_id__in=project_ids, check_ids=[]).annotate(n=newest).filter(n=1)
+            .values("project_id", "id", "state", "created_at", "finished_at"))
+    return {row["project_id"]: row for row in rows}
+
+
+def _project_row(project: dict, run: dict | None) -> dict:
+    """What the project list shows of one project (plain values: the row is cached by them)."""
+    return {
+        "pk": project["pk"], "name": project["name"], "client_name": project["client_name"],
+        "agency_name": project["agency__name"], "apex": project["apex_domain"],
+        "run_pk": run["id"] if run else None,
+        "run_state": run["state"] if run else None,
+        "run_state_label": STATE_LABELS.get(run["state"]) if run else None,
+        "run_at": (run["finished_at"] or run["created_at"]) if run else None,
+    }
 
 
 @sensitive_post_parameters("smtp_password")  # starred in error reports (DEBUG off)

@@ -29,14 +29,15 @@ class TwoFactorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated and not user.is_verified():
-            target = self._target(user)
+            # CurrentAgencyMiddleware (before this one) loaded every membership with its agency.
+            target = self._target(user, getattr(request, "memberships", None))
             if target is not None and request.path_info not in self._open_paths(target):
                 return HttpResponseRedirect(self._redirect_url(request, target))
         return self.get_response(request)
 
     @staticmethod
-    def _target(user) -> str | None:
-        has_device, required = services.gate(user)
+    def _target(user, memberships) -> str | None:
+        has_device, required = services.gate(user, memberships)
         if has_device:
             return "twofactor:verify"
         if required:

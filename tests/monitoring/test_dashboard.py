@@ -291,11 +291,11 @@ def many_projects(agency, count: int):
         Probe.objects.bulk_create([*probes, Probe(monitor=down, at=now - timedelta(minutes=1), ok=False)])
 
 
-def test_the_agency_overview_counts_each_project_in_four_queries(world, django_assert_num_queries):
+def test_the_agency_overview_counts_each_project_in_two_queries(world, django_assert_num_queries):
     many_projects(world.a.agency, 12)
     projects = access.projects_for(world.a.consultant).order_by("name")
 
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(2):
         rows = dashboard.agency_overview(projects)
 
     first = rows[0]

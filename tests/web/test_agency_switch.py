@@ -21,7 +21,7 @@ def both(world):
 
 
 def listed(client) -> list[str]:
-    return [row["project"].name for row in client.get(reverse("projects:list")).context["rows"]]
+    return [row["name"] for row in client.get(reverse("projects:list")).context["rows"]]
 
 
 def switch(client, agency, **extra):

@@ -54,7 +54,7 @@ def test_the_printed_logins_work_and_see_the_demo_project(client):
     for username, password, *_ in (OWNER, CONSULTANT, FOUNDER):
         assert client.login(username=username, password=password)
         response = client.get(reverse("projects:list"))
-        assert [row["project"] for row in response.context["rows"]] == [project]
+        assert [row["pk"] for row in response.context["rows"]] == [project.pk]
         client.logout()
 
 

@@ -330,8 +330,8 @@ def test_the_project_list_shows_only_the_projects_of_ones_own_agency(client, wor
     response = client.get(reverse("projects:list"))
 
     assert response.status_code == 200
-    assert [row["project"] for row in response.context["rows"]] == [world.a.project]
-    assert [row["run"] for row in response.context["rows"]] == [stored["a"].running]
+    assert [row["pk"] for row in response.context["rows"]] == [world.a.project.pk]
+    assert [row["run_pk"] for row in response.context["rows"]] == [stored["a"].running.pk]
     html = response.content.decode()
     assert "Project A" in html
     assert "Project B" not in html
@@ -450,7 +450,7 @@ def test_the_project_list_shows_each_projects_latest_audit(client, world, stored
 
     response = client.get(reverse("projects:list"))
 
-    assert [row["run"] for row in response.context["rows"]] == [newest]
+    assert [row["run_pk"] for row in response.context["rows"]] == [newest.pk]
     assert '<span class="badge state-queued">Queued</span>' in response.content.decode()
 
 
