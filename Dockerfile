@@ -1,6 +1,6 @@
 # Launch Ready: one image for every process of the product.
 #
-#   web     gunicorn launchready.wsgi:application -b 0.0.0.0:8000 --workers 3   (the CMD below)
+#   web     gunicorn -c python:launchready.gunicorn_conf launchready.wsgi:application -b 0.0.0.0:8000 --workers 3   (the CMD below)
 #   worker  celery -A launchready worker -l info
 #   beat    celery -A launchready beat -l info -s var/celerybeat-schedule
 #           (the sweeper of audits whose worker died; -s because beat keeps its schedule in a
@@ -56,4 +56,4 @@ USER launchready
 
 EXPOSE 8000
 
-CMD ["gunicorn", "launchready.wsgi:application", "-b", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "-c", "python:launchready.gunicorn_conf", "launchready.wsgi:application", "-b", "0.0.0.0:8000", "--workers", "3"]

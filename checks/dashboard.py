@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from checks.models import Incident, Monitor, Probe, ProbeRollup
 from checks.monitoring.retention import floor_hour, latency_figures, raw_horizon
+from launchready import fragments
 from launchready.charts import NARROW, Chart, Series, line_chart
 
 WINDOWS = (("24h", "24 h", timedelta(hours=24)), ("7d", "7 d", timedelta(days=7)),
@@ -38,6 +39,8 @@ WINDOWS = (("24h", "24 h", timedelta(hours=24)), ("7d", "7 d", timedelta(days=7)
 RECENT_INCIDENTS = timedelta(days=30)
 MAX_INCIDENTS = 20
 UPTIME_DAYS = 30
+
+UPTIME_CACHE_S = 120  # an entry's minute plus slack; its key names the minute
 
 
 @dataclass(frozen=True)
@@ -345,13 +348,25 @@ def agency_overview(projects, now: datetime | None = None, *, uptime: bool = Tru
 
 
 def overview_uptime(rows: list[OverviewRow], now: datetime | None = None) -> None:
-    """Set each row's ``uptime``: its probes of the 24 h before ``now`` (default: now)
-    counted, in one query (the costliest of the overview: run it for the rows shown)."""
-    now = now or timezone.now()
-    by_project = {row.project.pk: row for row in rows}
-    day = Probe.objects.filter(monitor__project_id__in=list(by_project), at__gte=now - timedelta(hours=24),
-                               at__lt=now)
-    for row in (day
-                .values("monitor__project_id").annotate(total=Count("id"), ok=Count("id", filter=Q(ok=True)))
-                .order_by()):
-        by_project[row["monitor__project_id"]].uptime = Uptime(row["ok"], row["total"])
+    """Set each row's ``uptime``: its probes of the 24 h up to the start of ``now``'s minute
+    (default: now) counted. With 1-minute monitors that is 1,440 probes a monitor, so each
+    project's count is kept in the cache for the rest of that minute (its key names the
+    minute: an entry is exact for its window, never stale); the projects not found are
+    counted in one query."""
+    end = (now or timezone.now()).replace(second=0, microsecond=0)
+    minute = int(end.timestamp()) // 60
+    keys = {row.project.pk: f"overview-uptime:{row.project.pk}:{minute}" for row in rows}
+    cached = fragments.cache_get_many(list(keys.values()))
+    counts = {pk: Uptime(*cached[key]) for pk, key in keys.items() if key in cached}
+    missing = [pk for pk in keys if pk not in counts]
+    if missing:
+        day = Probe.objects.filter(monitor__project_id__in=missing, at__gte=end - timedelta(hours=24),
+                                   at__lt=end)
+        counted = {row["monitor__project_id"]: Uptime(row["ok"], row["total"]) for row in
+                   day.values("monitor__project_id")
+                   .annotate(total=Count("id"), ok=Count("id", filter=Q(ok=True))).order_by()}
+        counts.update({pk: counted.get(pk, Uptime()) for pk in missing})
+        fragments.cache_set_many({keys[pk]: (counts[pk].ok, counts[pk].total) for pk in missing},
+                                 ttl_s=UPTIME_CACHE_S)
+    for row in rows:
+        row.uptime = counts[row.project.pk]

@@ -48,7 +48,7 @@ def render_many(template_name: str, rows: Iterable[dict]) -> list[SafeString]:
     return [mark_safe(found[key]) for key in keys]  # noqa: S308 - our templates' autoescaped output
 
 
-def cache_get_many(keys: list[str]) -> dict[str, str]:
+def cache_get_many(keys: list[str]) -> dict:
     """``cache.get_many``, or ``{}`` when the cache cannot be reached: a page renders without
     it (slower), it does not fail with it."""
     try:
@@ -58,12 +58,12 @@ def cache_get_many(keys: list[str]) -> dict[str, str]:
         return {}
 
 
-def cache_set_many(entries: dict[str, str]) -> None:
-    """``cache.set_many`` for ``TTL_S``; a cache that cannot be reached is logged, not raised."""
+def cache_set_many(entries: dict, ttl_s: int = TTL_S) -> None:
+    """``cache.set_many`` for ``ttl_s``; a cache that cannot be reached is logged, not raised."""
     if not entries:
         return
     try:
-        django_cache.set_many(entries, TTL_S)
+        django_cache.set_many(entries, ttl_s)
     except Exception as exc:  # noqa: BLE001 - see cache_get_many
         log.warning("fragment cache unavailable, not stored: %s", type(exc).__name__)
 

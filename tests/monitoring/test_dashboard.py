@@ -287,7 +287,8 @@ def many_projects(agency, count: int):
         down = Monitor.objects.create(project=project, name="down", url=site + "x", state="down")
         Monitor.objects.create(project=project, name="paused", url=site + "y", enabled=False)
         Incident.objects.create(monitor=down, project=project, opened_at=now, reason="status 500")
-        probes = [Probe(monitor=up, at=now - timedelta(minutes=m), ok=True) for m in range(3)]
+        # Before the current minute: the overview counts the 24 h up to its start.
+        probes = [Probe(monitor=up, at=now - timedelta(minutes=m + 1), ok=True) for m in range(3)]
         Probe.objects.bulk_create([*probes, Probe(monitor=down, at=now - timedelta(minutes=1), ok=False)])
 
 
@@ -304,6 +305,23 @@ def test_the_agency_overview_counts_each_project_in_two_queries(world, django_as
     assert (first.uptime.ok, first.uptime.total, first.state) == (3, 4, "down")
     assert [r.project.name for r in rows][-1] == "Project A"
     assert (rows[-1].monitors, rows[-1].state) == (0, "none")
+
+
+def test_the_overview_counts_a_projects_probes_once_a_minute(world, django_assert_num_queries):
+    many_projects(world.a.agency, 2)
+    now = timezone.now().replace(second=30)
+    rows = dashboard.agency_overview(access.projects_for(world.a.owner).order_by("name"), now=now)
+    assert [(r.project.name, r.uptime.ok, r.uptime.total) for r in rows] == [
+        ("P00", 3, 4), ("P01", 3, 4), ("Project A", 0, 0)]
+    Probe.objects.create(monitor=Monitor.objects.get(project__name="P00", name="up"),
+                         at=now - timedelta(minutes=5), ok=True)
+
+    with django_assert_num_queries(0):  # the same minute: every count from the cache
+        dashboard.overview_uptime(rows, now=now + timedelta(seconds=20))
+    assert [r.uptime.total for r in rows] == [4, 4, 0]
+    with django_assert_num_queries(1):  # the next minute's window: counted again, the new probe in it
+        dashboard.overview_uptime(rows, now=now + timedelta(seconds=40))
+    assert [(r.uptime.ok, r.uptime.total) for r in rows] == [(4, 5), (3, 4), (0, 0)]
 
 
 def test_the_overview_page_costs_the_same_queries_for_1_and_12_projects(client, world):
