@@ -7,8 +7,9 @@ signed-in user whose session is not verified with a device is sent
 - to the set-up page when they have none but an agency they are staff of requires one.
 
 Only that one page, the login page and logout stay open meanwhile, so every other page, the
-admin and any session-authenticated API call are behind the second factor. Requests without
-a signed-in user (anonymous pages, API keys) pass untouched.
+admin and any session-authenticated API call are behind the second factor; a held session
+calling the API (``/api/``) gets 403 with a JSON ``detail`` naming that page, not a redirect to
+HTML. Requests without a signed-in user (anonymous pages, API keys) pass untouched.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 
 from launchready.twofactor import services
+
+API_PREFIX = "/api/"
 
 
 class TwoFactorMiddleware:
@@ -32,6 +35,9 @@ class TwoFactorMiddleware:
             # CurrentAgencyMiddleware (before this one) loaded every membership with its agency.
             target = self._target(user, getattr(request, "memberships", None))
             if target is not None and request.path_info not in self._open_paths(target):
+                if request.path_info.startswith(API_PREFIX):  # a program: JSON it can read, not a page
+                    return JsonResponse({"detail": f"Finish two-factor sign-in first: {reverse(target)}"},
+                                        status=403)
                 return HttpResponseRedirect(self._redirect_url(request, target))
         return self.get_response(request)
 

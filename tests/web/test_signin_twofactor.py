@@ -121,6 +121,16 @@ def test_after_the_password_every_page_asks_for_the_code_first(client, world):
     assert client.get(project_url(world.a)).status_code == 200
 
 
+def test_a_held_session_calling_the_api_gets_json_not_a_login_page(client, world):
+    device_for(world.a.consultant)
+    sign_in(client, "consultant-a")
+
+    response = client.get(reverse("api:project-list"))
+
+    assert (response.status_code, response.json()) == (
+        403, {"detail": f"Finish two-factor sign-in first: {reverse('twofactor:verify')}"})
+
+
 def test_a_wrong_code_is_refused_and_the_next_try_is_slowed_down(client, world):
     device = device_for(world.a.consultant)
     sign_in(client, "consultant-a")
