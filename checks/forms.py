@@ -32,9 +32,17 @@ class MonitorForm(forms.Form):
     url = forms.URLField(label="URL", max_length=monitoring.MAX_URL_CHARS, assume_scheme="https",
                          widget=forms.URLInput(attrs={"placeholder": "https://example.com/health",
                                                       "autocomplete": "off"}))
-    method = forms.ChoiceField(choices=[(m, m) for m in monitoring.PROBE_METHODS], initial="GET",
-                               help_text="Probes never change anything: GET or HEAD only")
-    interval_s = forms.TypedChoiceField(label="Every", choices=INTERVAL_CHOICES, coerce=int, initial=60)
+    method = forms.ChoiceField(
+        choices=[(m, m) for m in monitoring.PROBE_METHODS], initial="GET",
+        help_text="Probes never change anything: GET or HEAD only",
+        error_messages={"invalid_choice": "Monitors probe with GET or HEAD only (a probe must not change "
+                                          "anything)."},
+    )
+    interval_s = forms.TypedChoiceField(
+        label="Every", choices=INTERVAL_CHOICES, coerce=int, initial=60,
+        error_messages={"invalid_choice": "Probe every " + ", ".join(str(s) for s, _ in INTERVAL_CHOICES[:-1])
+                                          + f" or {INTERVAL_CHOICES[-1][0]} s."},
+    )
     timeout_s = forms.FloatField(
         label="Timeout (s)", min_value=monitoring.TIMEOUT_RANGE_S[0], max_value=monitoring.TIMEOUT_RANGE_S[1],
         initial=10, help_text="1 to 30 s, shorter than the interval",

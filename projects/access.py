@@ -190,6 +190,18 @@ def api_finding(user, project_id, finding_id, *, agency_id: int | None = None) -
     return finding
 
 
+def api_monitor(user, project_id, monitor_id, *, agency_id: int | None = None) -> Monitor:
+    """A monitor of a project of ``api_projects``, else 404; one of another project answers
+    404 even when both are ``user``'s."""
+    project = api_project(user, project_id, agency_id=agency_id)
+    try:
+        monitor = project.monitors.get(pk=int(monitor_id))
+    except (Monitor.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such monitor") from None
+    monitor.project = project
+    return monitor
+
+
 def agency_for_owner(user, agency_id) -> Agency:
     """An agency ``user`` owns (its API keys and audit log are the owners' alone). A
     consultant of it gets ``PermissionDenied`` (they know it exists); anyone else 404."""

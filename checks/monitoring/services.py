@@ -150,6 +150,8 @@ def _monitor_fields(
             raise ValidationError("too long")
         _url(url)
         parts = urlsplit(url)
+        if parts.port == 0:  # .port raises ValueError past 65535 (RFC 3986 §3.2.3: a TCP port)
+            raise ValueError("port 0")
         if parts.username or parts.password:
             errors["url"] = ("Put no user name, password or token in the URL: it would be stored and "
                              "shown in clear.")

@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from launchready.api.views import audits, findings, projects, records
+from launchready.api.views import audits, findings, monitors, projects, records
 
 app_name = "api"
 v1 = [
@@ -16,7 +16,9 @@ v1 = [
     path("projects/<int:project_id>/findings/", findings.FindingList.as_view(), name="finding-list"),
     path("projects/<int:project_id>/findings/<int:finding_id>/", findings.FindingDetail.as_view(),
          name="finding-detail"),
-    path("projects/<int:project_id>/monitors/", records.MonitorList.as_view(), name="monitor-list"),
+    path("projects/<int:project_id>/monitors/", monitors.MonitorList.as_view(), name="monitor-list"),
+    path("projects/<int:project_id>/monitors/<int:monitor_id>/", monitors.MonitorDetail.as_view(),
+         name="monitor-detail"),
     path("projects/<int:project_id>/deploys/", records.DeployList.as_view(), name="deploy-list"),
     path("projects/<int:project_id>/handover.pdf", records.HandoverPdf.as_view(), name="handover-pdf"),
     path("audits/<int:run_id>/", audits.AuditDetail.as_view(), name="audit-detail"),

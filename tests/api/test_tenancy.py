@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
-from checks.models import AuditRun
+from checks.models import AuditRun, Monitor
 from launchready.api import urls as api_urls
 from projects.models import Finding, FindingEvent, Membership, Project
 from tests.api.conftest import bearer
@@ -55,8 +55,9 @@ def test_the_walk_finds_every_route():
     assert {str(r) for r in ROUTES} == {
         "GET api:project-list", "POST api:project-list", "GET api:project-detail", "PATCH api:project-detail",
         "GET api:project-audits", "POST api:project-audits", "GET api:finding-list", "GET api:finding-detail",
-        "PATCH api:finding-detail", "GET api:monitor-list", "GET api:deploy-list", "GET api:handover-pdf",
-        "GET api:audit-detail",
+        "PATCH api:finding-detail", "GET api:monitor-list", "POST api:monitor-list", "GET api:monitor-detail",
+        "PATCH api:monitor-detail", "DELETE api:monitor-detail", "GET api:deploy-list",
+        "GET api:handover-pdf", "GET api:audit-detail",
     }
 
 
@@ -64,6 +65,7 @@ def url_of(route: Route, side, stored) -> str:
     ids = {
         "project_id": side.project.pk,
         "finding_id": Finding.objects.filter(project=side.project).values_list("pk", flat=True).first(),
+        "monitor_id": Monitor.objects.filter(project=side.project).values_list("pk", flat=True).first(),
         "run_id": stored.done.pk,
     }
     return reverse(route.name, args=[ids[name] for name in route.args])
@@ -71,7 +73,8 @@ def url_of(route: Route, side, stored) -> str:
 
 def call(client, route: Route, url: str, **headers):
     body = {"project-list": {"name": "Smuggled", "apex_domain": "smuggled.example.com"},
-            "project-detail": {"name": "Renamed"}, "finding-detail": {"status": "fixed"}}
+            "project-detail": {"name": "Renamed"}, "finding-detail": {"status": "fixed"},
+            "monitor-list": {"url": "https://smuggled.example.com/"}, "monitor-detail": {"enabled": False}}
     data = body.get(route.name.split(":")[1], {}) if route.method != "get" else None
     return getattr(client, route.method)(url, data=data, content_type="application/json", headers=headers)
 
@@ -82,6 +85,7 @@ def snapshot() -> tuple:
         AuditRun.objects.count(),
         tuple(Finding.objects.order_by("pk").values_list("pk", "status", "owner_id")),
         FindingEvent.objects.count(),
+        tuple(Monitor.objects.order_by("pk").values_list("pk", "name", "url", "enabled")),
     )
 
 

@@ -1,10 +1,10 @@
-"""Read-only records: audit runs with their progress and results, monitors, deploy events."""
+"""Read-only records: audit runs with their progress and results, deploy events."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from checks.models import AuditRun, CheckResult, Monitor
+from checks.models import AuditRun, CheckResult
 from projects.models import DeployEvent
 
 
@@ -67,13 +67,6 @@ class AuditStartedSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The run's id: poll GET /api/v1/audits/{id}/")
     state = serializers.CharField()
     planned_count = serializers.IntegerField()
-
-
-class MonitorSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Monitor
-        fields = ["id", "name", "url", "method", "interval_s", "timeout_s", "expected_status", "keyword",
-                  "down_after", "enabled", "state", "consecutive_failures", "last_probe_at", "created_at"]
 
 
 class DeployEventSerializer(serializers.ModelSerializer):

@@ -1,4 +1,4 @@
-"""Read-only lists of a project: its monitors and its deploy events; and its handover PDF."""
+"""Read-only lists of a project: its deploy events; and its handover PDF. (Monitors: ``monitors``.)"""
 
 from __future__ import annotations
 
@@ -8,24 +8,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 
-from checks.models import Monitor
 from handover.models import HandoverDocument
 from launchready.api.schema import NOT_FOUND, READ_ERRORS, UNAUTHORIZED
-from launchready.api.serializers.records import DeployEventSerializer, MonitorSerializer
+from launchready.api.serializers.records import DeployEventSerializer
 from launchready.api.views.base import ApiView
 from projects import access
 from projects.models import DeployEvent
-
-
-class MonitorList(ApiView):
-    serializer_class = MonitorSerializer
-
-    @extend_schema(operation_id="monitors_list", summary="A project's uptime monitors",
-                   responses={200: MonitorSerializer(many=True), **READ_ERRORS})
-    def get(self, request, project_id: int):
-        project = access.api_project(request.user, project_id, agency_id=self.scope)
-        page = self.paginate_queryset(Monitor.objects.filter(project=project).order_by("name", "id"))
-        return self.get_paginated_response(MonitorSerializer(page, many=True).data)
 
 
 class DeployList(ApiView):
