@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/launchready
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PORT ?= 8000
 
 .PHONY: demo test serve worker beat lint bench clean
 
@@ -34,7 +35,7 @@ serve: $(VENV)/.installed
 	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py seed_demo
 	@# Monitors are probed by monitor_loop beside the server (no Celery here); it stops with it.
 	@env -u DATABASE_URL -u REDIS_URL sh -c '$(PY) manage.py monitor_loop & loop=$$!; \
-		trap "kill $$loop 2>/dev/null" EXIT INT TERM; $(PY) manage.py runserver 127.0.0.1:8000'
+		trap "kill $$loop 2>/dev/null" EXIT INT TERM; $(PY) manage.py runserver 127.0.0.1:$(PORT)'
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A launchready worker -l info --concurrency 4

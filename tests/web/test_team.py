@@ -61,7 +61,9 @@ def test_the_owner_sees_the_team_and_a_consultant_gets_403(client, world):
     assert rows == [("owner-a", "owner", 0), ("consultant-a", "consultant", 0), ("founder-a", "client", 1)]
 
     client.force_login(world.a.consultant)
-    assert client.get(team_url(world.a)).status_code == 403
+    refused = client.get(team_url(world.a))
+    assert refused.status_code == 403
+    assert "<h1>Owners only</h1>" in refused.content.decode()  # not the founders' "Read-only" text
 
 
 def test_an_invited_consultant_sets_a_password_and_joins_once(client, world):
