@@ -7,8 +7,10 @@ of their findings (status, owner, due date, acceptance, first run) does. So the 
 finished run are cached under a key made of
 
 - the run (``run.pk``: one project's run, reached only after ``projects.access`` allowed it),
-  its ``finished_at`` and the id and status of each of its results (a database restored
-  from a backup reuses ids; a result a late stage wrote after the run ended is a new key);
+  its ``finished_at`` and the id, status and an MD5 of the shown text of each of its results
+  (a database restored from a backup reuses ids; a result a late stage wrote or rewrote after
+  the run ended is a new key); the project's apex and canonical host (the fix order ranks by
+  reach, which they decide);
 - a SHA-256 over every shown field of the project's findings, the owner's name included, so
   any change to what a card shows is a new key (an old entry is never read again and expires);
 - a SHA-256 of the card templates, so a deploy that changes them never serves old markup.
@@ -24,6 +26,8 @@ import hashlib
 import json
 from collections import namedtuple
 
+from django.db.models import TextField
+from django.db.models.functions import MD5, Cast, JSONObject
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
@@ -32,8 +36,13 @@ from checks.models import AuditRun
 from launchready import fragments
 
 CARD_TEMPLATES = ("checks/_risk_cards.html", "checks/_result_item.html")
-# Only what the summary and the score read: no evidence, no model instances.
-ScoredRow = namedtuple("ScoredRow", "pk stage impact status")
+# Only what the summary and the score read, no model instances; and
+# ``shown``, an MD5 over what a card shows of the result (computed by PostgreSQL, so the evidence
+# is not fetched): a result rewritten in place (``result_record`` is ``update_or_create``) is a
+# new key even with the same id and status.
+ScoredRow = namedtuple("ScoredRow", "pk stage impact status shown")
+SHOWN = MD5(Cast(JSONObject(impact="impact", target="target", summary="summary", remediation="remediation",
+                            evidence="evidence"), TextField()))
 # Every finding field a card shows (templates/checks/_risk_cards.html).
 FINDING_FIELDS = (
     "pk",
@@ -51,10 +60,11 @@ FINDING_FIELDS = (
 
 
 def scored_rows(run: AuditRun) -> list[ScoredRow]:
-    """``(pk, stage, impact, status)`` of each result of ``run`` by id: one query, for
+    """``(pk, stage, impact, status, shown)`` of each result of ``run`` by id: one query, for
     ``selectors.risk_summary``, ``scoring.readiness`` and ``cards_html``."""
     return [
-        ScoredRow(*row) for row in run.results.order_by("pk").values_list("pk", "stage", "impact", "status")
+        ScoredRow(*row) for row in run.results.order_by("pk").annotate(shown=SHOWN)
+        .values_list("pk", "stage", "impact", "status", "shown")
     ]
 
 
@@ -75,7 +85,9 @@ def cards_html(project, run: AuditRun, rows: list[ScoredRow]) -> SafeString:
 def _key(project, run: AuditRun, rows: list[ScoredRow]) -> str:
     shown = {
         "finished_at": run.finished_at,
-        "results": [(row.pk, row.status) for row in rows],
+        # The fix order ranks by reach, read from the project's apex and canonical host.
+        "project": (project.pk, project.apex_domain, project.preferred_host),
+        "results": [(row.pk, row.status, row.shown) for row in rows],
         "findings": list(project.findings.order_by("pk").values_list(*FINDING_FIELDS)),
     }
     digest = hashlib.sha256(json.dumps(shown, default=str).encode()).hexdigest()

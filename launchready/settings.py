@@ -278,10 +278,9 @@ RATELIMIT_IP_META_KEY = "launchready.security.client_ip"
 if env("REDIS_URL", default=""):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": env("REDIS_URL"), "KEY_PREFIX": "launchready"}}
-    # Sessions read from Redis, written through to the database: one query less on every
-    # page. Only with a cache every web process shares: with per-process memory, a sign-out
-    # in one process would leave the session alive in the others' copies.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # Sessions stay in the database (Django's default), one indexed query a page: cached_db
+    # was tried, and a sign-out made while Redis is unreachable left a copy there that signs
+    # the cookie in again when Redis comes back (tests/attacks/test_panel_speed_attacks.py).
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SILENCED_SYSTEM_CHECKS = [

@@ -113,7 +113,7 @@ def run_units(
     unit waiting for a free thread is not late) is recorded as ``error`` and left behind.
     Outcomes arrive through a queue, so the cost per unit stays flat however many there are.
     Every unit not ``measures_latency`` counts in ``LOAD`` from submission (a unit waiting for
-    a thread is load to come) until its thread ends or it is cancelled.
+    a thread is load to come) until its thread ends, it is cancelled or it is left behind late.
     """
     outcomes: list[Outcome] = []
     if not units:
@@ -121,12 +121,24 @@ def run_units(
     finished: queue.Queue[tuple[int, Outcome]] = queue.Queue()
     started_at: dict[int, float] = {}
 
+    released: set[int] = set()
+    release_lock = threading.Lock()
+
+    def release(index: int) -> None:
+        """Stop counting unit ``index`` in ``LOAD``, once (its thread ended, it was cancelled,
+        or it was left behind late: a hung unit must not hold every later p95 of the process)."""
+        with release_lock:
+            if index in released:
+                return
+            released.add(index)
+        LOAD.add(-_load(units[index]))
+
     def work(index: int) -> None:
         started_at[index] = time.monotonic()
         try:
             finished.put((index, run_unit(units[index], ctx)))
         finally:
-            LOAD.add(-_load(units[index]))
+            release(index)
 
     pool = ThreadPoolExecutor(max_workers=min(max_workers, len(units)), thread_name_prefix="check")
     pending = set(range(len(units)))
@@ -145,13 +157,15 @@ def run_units(
                 _deliver(outcome, outcomes, on_outcome)
             for late in _late(units, started_at, pending):
                 pending.discard(late)
+                release(late)
                 unit = units[late]
                 result = Result.error(f"did not finish within {unit.check.timeout_s:g} s")
                 _deliver(_outcome(unit, result, started_at[late]), outcomes, on_outcome)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        LOAD.add(-sum(_load(units[i]) for i in range(len(units))
-                      if i not in futures or futures[i].cancelled()))
+        for index in range(len(units)):
+            if index not in futures or futures[index].cancelled():
+                release(index)
     return outcomes
 
 

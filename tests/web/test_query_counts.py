@@ -69,17 +69,16 @@ def test_the_risk_list_reads_the_same_queries_for_1_and_30_findings(client, worl
     Finding.objects.filter(project=world.a.project).update(owner=world.a.owner)
 
     assert queries(client, url) == one
-    # user, memberships, two-factor gate, project, run, the results' id, stage, impact and
-    # status (summary, score and cache key), the findings' shown fields (cache key); the cards
-    # come from the cache (checks/risk_cards.py), the session from Redis (cached_db)
-    assert one == 7
+    # session, user, memberships, two-factor device, project, run, the results' id, stage,
+    # impact, status and text digest (summary, score and cache key), the findings' shown fields
+    # (cache key); the cards come from the cache (checks/risk_cards.py)
+    assert one == 8
 
 
-# The session comes from Redis (cached_db). The list: user, memberships, two-factor gate, the
-# count, the page's projects, their latest audits. The overview: user, memberships, gate, the
-# projects with their monitors and incidents counted (the page's probe counts come from the
-# cache within the minute: checks/dashboard.py:overview_uptime).
-@pytest.mark.parametrize(("page", "pinned"), [("projects:list", 6), ("checks:monitoring_overview", 4)])
+# Both: session, user, memberships, two-factor device. The list: the count, the page's projects,
+# their latest audits. The overview: the projects with their monitors and incidents counted (the
+# page's probe counts come from the cache within the minute: checks/dashboard.py:overview_uptime).
+@pytest.mark.parametrize(("page", "pinned"), [("projects:list", 7), ("checks:monitoring_overview", 5)])
 def test_the_agency_pages_read_the_same_queries_for_1_and_30_projects_of_30_findings(
         client, world, page, pinned):
     client.force_login(world.a.owner)
