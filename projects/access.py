@@ -42,6 +42,17 @@ def can_write(user, project: Project) -> bool:
     return Membership.objects.filter(user=user, agency_id=project.agency_id, role__in=STAFF).exists()
 
 
+def _child(project: Project, rows: QuerySet, child_id, missing: str):
+    """Row ``child_id`` of ``rows`` (a relation of ``project``, so another project's row is
+    not in it), with ``project`` set on it; else ``Http404(missing)``, for a bad id too."""
+    try:
+        child = rows.get(pk=int(child_id))
+    except (rows.model.DoesNotExist, ValueError, TypeError):
+        raise Http404(missing) from None
+    child.project = project
+    return child
+
+
 def project_for(user, project_id, *, write: bool = False) -> Project:
     """The project, if ``user`` may see it (and change it when ``write``); else 404 / 403."""
     try:
@@ -77,12 +88,8 @@ def finding_for(user, project_id, finding_id, *, write: bool = False) -> Finding
     """A finding of a project ``user`` may see (and change when ``write``), else 404 / 403.
     A finding of another project answers 404 even when both are ``user``'s."""
     project = project_for(user, project_id, write=write)
-    try:
-        finding = project.findings.select_related("owner", "first_run", "last_run").get(pk=int(finding_id))
-    except (Finding.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such finding") from None
-    finding.project = project
-    return finding
+    rows = project.findings.select_related("owner", "first_run", "last_run")
+    return _child(project, rows, finding_id, "No such finding")
 
 
 def invite_for(user, invite_id) -> Invite:
@@ -112,36 +119,21 @@ def monitor_for(user, project_id, monitor_id, *, write: bool = False) -> Monitor
     """A monitor of a project ``user`` may see (and change when ``write``), else 404 / 403; a
     monitor of another project answers 404 even when both are ``user``'s."""
     project = project_for(user, project_id, write=write)
-    try:
-        monitor = project.monitors.select_related("endpoint").get(pk=int(monitor_id))
-    except (Monitor.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such monitor") from None
-    monitor.project = project
-    return monitor
+    return _child(project, project.monitors.select_related("endpoint"), monitor_id, "No such monitor")
 
 
 def channel_for(user, project_id, channel_id, *, write: bool = False) -> AlertChannel:
     """An alert channel of a project ``user`` may see (and change when ``write``), else 404 /
     403; a channel of another project answers 404."""
     project = project_for(user, project_id, write=write)
-    try:
-        channel = project.alert_channels.get(pk=int(channel_id))
-    except (AlertChannel.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such alert channel") from None
-    channel.project = project
-    return channel
+    return _child(project, project.alert_channels, channel_id, "No such alert channel")
 
 
 def test_account_for(user, project_id, account_id) -> TestAccount:
     """A test account of a project ``user`` is staff of (accounts hold the client's logins:
     founders get ``PermissionDenied``), else 404; an account of another project answers 404."""
     project = project_for(user, project_id, write=True)
-    try:
-        account = project.test_accounts.get(pk=int(account_id))
-    except (TestAccount.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such test account") from None
-    account.project = project
-    return account
+    return _child(project, project.test_accounts, account_id, "No such test account")
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,24 +174,14 @@ def api_finding(user, project_id, finding_id, *, agency_id: int | None = None) -
     """A finding of a project of ``api_projects``, else 404; one of another project answers
     404 even when both are ``user``'s."""
     project = api_project(user, project_id, agency_id=agency_id)
-    try:
-        finding = project.findings.select_related("owner").get(pk=int(finding_id))
-    except (Finding.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such finding") from None
-    finding.project = project
-    return finding
+    return _child(project, project.findings.select_related("owner"), finding_id, "No such finding")
 
 
 def api_monitor(user, project_id, monitor_id, *, agency_id: int | None = None) -> Monitor:
     """A monitor of a project of ``api_projects``, else 404; one of another project answers
     404 even when both are ``user``'s."""
     project = api_project(user, project_id, agency_id=agency_id)
-    try:
-        monitor = project.monitors.get(pk=int(monitor_id))
-    except (Monitor.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such monitor") from None
-    monitor.project = project
-    return monitor
+    return _child(project, project.monitors, monitor_id, "No such monitor")
 
 
 def agency_for_owner(user, agency_id) -> Agency:
@@ -231,9 +213,4 @@ def secret_acceptance_for(user, project_id, acceptance_id) -> SecretAcceptance:
     """An accepted secret of a project ``user`` is staff of (to withdraw it; founders get
     ``PermissionDenied``), else 404; one of another project answers 404."""
     project = project_for(user, project_id, write=True)
-    try:
-        acceptance = project.secret_acceptances.get(pk=int(acceptance_id))
-    except (SecretAcceptance.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such accepted secret") from None
-    acceptance.project = project
-    return acceptance
+    return _child(project, project.secret_acceptances, acceptance_id, "No such accepted secret")
