@@ -16,7 +16,8 @@ horizon (30 days) start on the hour (up to 59 minutes longer than stated).
 - **Error rate** (%): failed probes / probes over the last 24 h.
 
 Every figure is computed from the database with a fixed number of queries, whatever the
-number of monitors (the agency overview: four, whatever the number of projects).
+number of monitors (the agency overview: two, whatever the number of projects; the 24 h
+uptime of the page's projects is counted once a minute, see ``overview_uptime``).
 """
 
 from __future__ import annotations

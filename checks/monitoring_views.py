@@ -227,7 +227,7 @@ def log_sample(request, project_id: int):
 def agency_overview(request):
     """Every project the user may see, with its monitors' state at a glance: the totals over
     all of them, then ``OVERVIEW_PER_PAGE`` rows a page, those down or with an open incident
-    first (four queries for the rows, however many projects; probes counted for the page's)."""
+    first (one query for the rows, however many projects; probes counted for the page's)."""
     projects = access.projects_for(request.user)
     if getattr(request, "agency", None) is not None:  # the agency chosen in the header
         projects = projects.filter(agency=request.agency)
