@@ -53,6 +53,24 @@ def test_the_finding_list_filters(client, world, records, keys):
     assert none["count"] == 0
 
 
+def test_the_finding_list_is_in_the_risk_lists_fix_order(client, world, keys):
+    apex = world.a.project.apex_domain
+    # (check, target, impact, last verdict): the same impact ranks by reach (apex 4, app 3,
+    # admin 1), then fail before warn, as checks/engine/risk.py ranks the risk list.
+    rows = [("http.hsts", f"admin.{apex}", "high", "fail"), ("http.hsts", f"app.{apex}", "high", "warn"),
+            ("http.hsts", f"app2.{apex}", "high", "fail"), ("dns.caa", apex, "medium", "fail"),
+            ("tls.certificate", f"admin.{apex}", "blocker", "fail"), ("http.hsts", apex, "high", "warn")]
+    for check_id, target, impact, verdict in rows:
+        Finding.objects.create(project=world.a.project, check_id=check_id, target=target, stage="edge",
+                               impact=impact, last_result_status=verdict, summary="seeded")
+
+    listed = client.get(reverse("api:finding-list", args=[world.a.project.pk]), headers=bearer(keys.a_read))
+
+    assert [(f["check"], f["target"]) for f in listed.json()["results"]] == [
+        ("tls.certificate", f"admin.{apex}"), ("http.hsts", apex), ("http.hsts", f"app.{apex}"),
+        ("http.hsts", f"app2.{apex}"), ("http.hsts", f"admin.{apex}"), ("dns.caa", apex)]
+
+
 def _finding(world) -> Finding:
     return Finding.objects.get(project=world.a.project)
 

@@ -4,15 +4,16 @@ accepted risk needs a reason and an expiry …)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.db.models import Case, IntegerField, Value, When
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from checks.engine.result import Impact
-from checks.selectors import STAGE_ORDER
+from checks.engine.risk import risk_key
+from checks.engine.spec import INVALID_PROJECT
 from launchready.api.schema import INVALID, READ_ERRORS, WRITE_ERRORS
 from launchready.api.serializers.findings import (
     FindingChangeSerializer,
@@ -31,20 +32,48 @@ from projects.finding_services import (
 )
 from projects.models import Finding
 
-# Most severe first (Impact's own order), not alphabetical ("low" < "medium").
-IMPACT_ORDER = Case(*(When(impact=i.value, then=Value(n)) for n, i in enumerate(Impact)),
-                    output_field=IntegerField())
 # Query parameter → lookup.
 LOOKUPS = {
     "status": "status", "impact": "impact", "stage": "stage", "check": "check_id", "owner": "owner__username",
 }
 
 
+class _NoReach:
+    """The reach of a project whose domains no longer parse: unknown, the same for every target."""
+
+    @staticmethod
+    def reach(target: str) -> int:
+        return 0
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """What ``risk_key`` reads of a finding: its last result's verdict, not its lifecycle status."""
+
+    check_id: str
+    stage: str
+    impact: str
+    target: str
+    status: str
+
+
+def fix_order(findings: list[Finding], project) -> list[Finding]:
+    """``findings`` in the risk list's fix order (``checks.engine.risk.risk_key``: impact, then
+    reach, fail before warn by the last result, stage, check, target; then id), so the API and
+    the page agree on what comes first."""
+    try:
+        spec = project.spec(facts=False)
+    except INVALID_PROJECT:
+        spec = _NoReach()
+    return sorted(findings, key=lambda f: (*risk_key(_Ranked(f.check_id, f.stage, f.impact, f.target,
+                                                              f.last_result_status), spec), f.pk))
+
+
 class FindingList(ApiView):
     serializer_class = FindingSerializer
 
     @extend_schema(
-        operation_id="findings_list", summary="A project's findings, most severe first",
+        operation_id="findings_list", summary="A project's findings in fix order, as on the risk list",
         parameters=[FindingFilterSerializer],
         responses={200: FindingSerializer(many=True), 400: INVALID, **READ_ERRORS},
     )
@@ -56,8 +85,7 @@ class FindingList(ApiView):
         findings = Finding.objects.filter(project=project).select_related("owner").filter(
             **{LOOKUPS[name]: value for name, value in filters.validated_data.items()}
         )
-        findings = findings.order_by(IMPACT_ORDER, STAGE_ORDER, "check_id", "target", "id")
-        page = self.paginate_queryset(findings)
+        page = self.paginate_queryset(fix_order(list(findings), project))
         return self.get_paginated_response(FindingSerializer(page, many=True).data)
 
 
