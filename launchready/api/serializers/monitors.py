@@ -5,7 +5,6 @@ the page accept and refuse exactly the same monitors, with the same messages."""
 
 from __future__ import annotations
 
-from django import forms
 from rest_framework import serializers
 
 from checks.forms import INTERVAL_CHOICES, MonitorForm
@@ -68,9 +67,3 @@ def form_data(monitor: Monitor | None, changes: dict) -> dict:
             for name in MonitorForm.FIELDS if name != "enabled"}
     data["enabled"] = bool(values.get("enabled"))
     return data
-
-
-def form_errors(form: forms.Form) -> dict:
-    """The form's errors by field (``non_field_errors`` for the whole)."""
-    return {"non_field_errors" if name == "__all__" else name: list(messages)
-            for name, messages in form.errors.items()}

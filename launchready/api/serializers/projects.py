@@ -16,7 +16,6 @@ from checks.engine.spec import (
     MAX_ENDPOINTS,
     MAX_SUBDOMAINS,
 )
-from projects.forms import ProjectForm
 from projects.models import Project
 
 # Values are joined into the form's text fields (commas, spaces, lines): a value holding a
@@ -132,12 +131,3 @@ def form_data(project: Project | None, changes: dict) -> dict:
             mail_from=project.mail_from,
         )
     return data
-
-
-def form_errors(form: ProjectForm) -> dict:
-    """The form's errors keyed by API field (``non_field_errors`` for the whole)."""
-    errors: dict[str, list[str]] = {}
-    for name, messages in form.errors.items():
-        key = "non_field_errors" if name == "__all__" else API_FIELD.get(name, name)
-        errors.setdefault(key, []).extend(messages)
-    return errors

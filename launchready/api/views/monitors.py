@@ -13,7 +13,8 @@ from checks.forms import MonitorForm, apply_errors
 from checks.models import Monitor
 from checks.monitoring import services as monitoring
 from launchready.api.schema import FORBIDDEN, NOT_FOUND, READ_ERRORS, UNAUTHORIZED, WRITE_ERRORS
-from launchready.api.serializers.monitors import MonitorSerializer, form_data, form_errors
+from launchready.api.serializers.forms import form_errors
+from launchready.api.serializers.monitors import MonitorSerializer, form_data
 from launchready.api.views.base import ApiView
 from projects import access, audit_log
 

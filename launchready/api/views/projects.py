@@ -10,7 +10,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from launchready.api.schema import READ_ERRORS, WRITE_ERRORS
-from launchready.api.serializers.projects import ProjectSerializer, form_data, form_errors
+from launchready.api.serializers.forms import form_errors
+from launchready.api.serializers.projects import API_FIELD, ProjectSerializer, form_data
 from launchready.api.views.base import ApiView
 from projects import access, audit_log
 from projects.forms import ProjectForm
@@ -40,7 +41,7 @@ class ProjectList(ApiView):
         agency = _agency(agencies, changes.pop("agency", None))
         form = ProjectForm({**form_data(None, changes), "agency": agency.pk}, agencies=agencies)
         if not form.is_valid():
-            raise ValidationError(form_errors(form))
+            raise ValidationError(form_errors(form, API_FIELD))
         form.instance.created_by = request.user
         with transaction.atomic():
             project = form.save()
@@ -93,7 +94,7 @@ class ProjectDetail(ApiView):
         form = ProjectForm(form_data(project, changes), instance=project,
                            agencies=access.staff_agencies(request.user))
         if not form.is_valid():
-            raise ValidationError(form_errors(form))
+            raise ValidationError(form_errors(form, API_FIELD))
         with transaction.atomic():
             if "endpoints" in changes:
                 form.save()
