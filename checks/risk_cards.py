@@ -32,6 +32,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from checks import selectors
+from checks.engine.risk import rank
 from checks.models import AuditRun
 from launchready import fragments
 
@@ -98,7 +99,7 @@ def _render(project, run: AuditRun) -> SafeString:
     """One results query (evidence included) and one findings query, then the templates."""
     results = selectors.ordered_results(run)
     findings = selectors.findings_by_key(project)
-    risks = selectors.rank_results(results, run)
+    risks = rank(results, project.spec(facts=False))
     untested, passed = selectors.split_untested_passed(results)
     for result in [*risks, *untested, *passed]:
         result.evidence_json = json.dumps(result.evidence, indent=2, ensure_ascii=False, default=str)

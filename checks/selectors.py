@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from checks.engine.registry import Check, all_checks
 from checks.engine.result import Stage, Status
@@ -20,6 +21,18 @@ def latest_finished_run(project) -> AuditRun | None:
     return project.runs.filter(state=AuditRun.State.DONE, check_ids=[]).first()
 
 
+def latest_full_runs(project_ids: list[int]) -> dict[int, dict]:
+    """``{project id: {id, state, created_at, finished_at}}`` of each project's newest full audit
+    (any state; a "Send test mails" run says nothing of the launch as a whole), for projects
+    the caller got from ``projects.access``: one query, a window function numbering each
+    project's runs newest first."""
+    newest = Window(RowNumber(), partition_by=[F("project_id")],
+                    order_by=[F("created_at").desc(), F("id").desc()])
+    rows = (AuditRun.objects.filter(project_id__in=project_ids, check_ids=[]).annotate(n=newest).filter(n=1)
+            .values("project_id", "id", "state", "created_at", "finished_at"))
+    return {row["project_id"]: row for row in rows}
+
+
 def latest_mail_test(project) -> CheckResult | None:
     """The newest ``email.transactional`` result that tested something (not skipped), from a
     full audit or a "Send test mails" run, whichever finished last."""
@@ -32,12 +45,7 @@ def latest_mail_test(project) -> CheckResult | None:
 
 def risk_list(run: AuditRun) -> list[CheckResult]:
     """Fail and warn results of ``run`` in fix order (impact, reach, fail before warn)."""
-    return rank_results(run.results.all(), run)
-
-
-def rank_results(results: Iterable[CheckResult], run: AuditRun) -> list[CheckResult]:
-    """The fail and warn ones of ``results`` (of ``run``) in fix order."""
-    return rank(results, run.project.spec(facts=False))
+    return rank(run.results.all(), run.project.spec(facts=False))
 
 
 # Stages sort by their number (audit … handover), not by name ("handover" < "hardening").
@@ -49,19 +57,15 @@ def untested(run: AuditRun) -> list[CheckResult]:
     return list(run.results.filter(status=Status.ERROR).order_by(STAGE_ORDER, "check_id", "target"))
 
 
-def passed(run: AuditRun) -> list[CheckResult]:
-    """Results that passed, by stage, check and target: what a re-run must keep green."""
-    return list(run.results.filter(status=Status.PASS).order_by(STAGE_ORDER, "check_id", "target"))
-
-
 def ordered_results(run: AuditRun) -> list[CheckResult]:
     """Every result of ``run`` by stage, check and target, in one query (the order
-    ``untested`` and ``passed`` use)."""
+    ``untested`` uses)."""
     return list(run.results.order_by(STAGE_ORDER, "check_id", "target"))
 
 
 def split_untested_passed(results: Iterable[CheckResult]) -> tuple[list[CheckResult], list[CheckResult]]:
-    """``(untested, passed)`` of ``results``, each in the order given."""
+    """``(untested, passed)`` of ``results``, each in the order given: the risk list shows the
+    passed ones as what a re-run must keep green."""
     results = list(results)
     return ([r for r in results if r.status == Status.ERROR], [r for r in results if r.status == Status.PASS])
 

@@ -10,8 +10,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +22,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from checks.engine.scoring import readiness
 from checks.engine.spec import INVALID_PROJECT, InvalidMailSetting
 from checks.models import AuditRun
-from checks.selectors import edge_matrix, latest_finished_run, latest_mail_test, risk_summary
+from checks.selectors import (
+    edge_matrix,
+    latest_finished_run,
+    latest_full_runs,
+    latest_mail_test,
+    risk_summary,
+)
 from checks.services import run_progress, sweep_stale_audits
 from handover.services import rollback_html
 from launchready import crypto, fragments
@@ -57,7 +61,7 @@ def project_list(request):
         projects = projects.filter(agency=agency)
     page = Paginator(projects.values(*PROJECT_ROW_FIELDS), PROJECTS_PER_PAGE).get_page(
         request.GET.get("page"))
-    runs = _latest_full_runs([row["pk"] for row in page.object_list])
+    runs = latest_full_runs([row["pk"] for row in page.object_list])
     rows = [_project_row(row, runs.get(row["pk"])) for row in page.object_list]
     role = getattr(request, "agency_role", None)
     return render(request, "projects/list.html", {
@@ -73,17 +77,6 @@ def project_list(request):
 
 PROJECT_ROW_FIELDS = ("pk", "name", "client_name", "apex_domain", "agency__name")
 STATE_LABELS = dict(AuditRun.State.choices)
-
-
-def _latest_full_runs(project_ids: list[int]) -> dict[int, dict]:
-    """``{project id: {id, state, created_at, finished_at}}`` of each project's newest full audit
-    (a "Send test mails" run says nothing of the launch as a whole): one query, a window
-    function numbering each project's runs newest first."""
-    newest = Window(RowNumber(), partition_by=[F("project_id")],
-                    order_by=[F("created_at").desc(), F("id").desc()])
-    rows = (AuditRun.objects.filter(project_id__in=project_ids, check_ids=[]).annotate(n=newest).filter(n=1)
-            .values("project_id", "id", "state", "created_at", "finished_at"))
-    return {row["project_id"]: row for row in rows}
 
 
 def _project_row(project: dict, run: dict | None) -> dict:
