@@ -29,20 +29,17 @@ def finished_run(project, targets: list[str], state: str = AuditRun.State.DONE) 
     )
     for target in targets:
         add_result(run, target)
-        Finding.objects.get_or_create(
-            project=project,
-            check_id="http.hsts",
-            target=target,
-            defaults={
-                "stage": "edge",
-                "impact": "high",
-                "last_result_status": "fail",
-                "summary": "no HSTS",
-                "first_run": run,
-                "last_run": run,
-            },
-        )
+        add_finding(run, target)
     return run
+
+
+def add_finding(run: AuditRun, target: str) -> Finding:
+    """The open ``http.hsts`` finding on ``target`` (the one there already, if any)."""
+    finding, _ = Finding.objects.get_or_create(
+        project=run.project, check_id="http.hsts", target=target,
+        defaults={"stage": "edge", "impact": "high", "last_result_status": "fail", "summary": "no HSTS",
+                  "first_run": run, "last_run": run})
+    return finding
 
 
 def add_result(run: AuditRun, target: str, status: str = "fail") -> CheckResult:
@@ -97,17 +94,7 @@ def test_a_result_written_after_the_run_ended_is_not_hidden_by_the_cache(client,
     assert [t for t, _ in cards(client, page)] == ["www.a.example"]
 
     add_result(run, "app.a.example")  # a late stage's write after the sweeper ended the run
-    Finding.objects.create(
-        project=world.a.project,
-        check_id="http.hsts",
-        target="app.a.example",
-        stage="edge",
-        impact="high",
-        last_result_status="fail",
-        summary="no HSTS",
-        first_run=run,
-        last_run=run,
-    )
+    add_finding(run, "app.a.example")
 
     assert sorted(t for t, _ in cards(client, page)) == ["app.a.example", "www.a.example"]
 
