@@ -20,7 +20,8 @@ refines that same entry, so a change is never logged twice. Changes made outside
 
 Never recorded: request bodies, query strings, string URL arguments (invite tokens …), so no
 secret reaches the log. Sign-in, sign-out and password pages and the Django admin are skipped
-(they are not changes to an agency's work).
+(they are not changes to an agency's work), except what such a page's view ``note``s: a
+recovery code spent at the two-factor step is recorded.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SKIPPED_URL_NAMES = frozenset({
     "login", "logout", "password_change", "password_change_done", "password_reset", "password_reset_done",
     "password_reset_confirm", "password_reset_complete", "invite_accept",
-    "verify",  # twofactor:verify, the code step of signing in (launchready/twofactor/)
+    "verify",  # twofactor:verify, the code step of signing in (launchready/twofactor/); a
+               # recovery code spent there is noted by the view, and so recorded
 })
 SKIPPED_NAMESPACES = frozenset({"admin"})
 MAX_SUMMARY_CHARS = 500
@@ -131,14 +133,17 @@ class AuditLogMiddleware:
 
     def _record(self, request, response) -> None:
         match = request.resolver_match
-        if match is None or match.url_name in SKIPPED_URL_NAMES or SKIPPED_NAMESPACES & set(match.namespaces):
+        noted = getattr(request, "_audit_note", None)
+        if match is None or SKIPPED_NAMESPACES & set(match.namespaces):
+            return
+        if match.url_name in SKIPPED_URL_NAMES and noted is None:  # a view's note is always kept
             return
         api_key = getattr(request, "auth", None)
         api_key = api_key if isinstance(api_key, ApiKey) else None
         user = getattr(request, "user", None)
         if api_key is None and not (user is not None and user.is_authenticated):
             return
-        noted = getattr(request, "_audit_note", None) or Note()
+        noted = noted or Note()
         kwargs = match.kwargs
         object_type, object_id = _object(kwargs)
         if not object_type and 300 <= response.status_code < 400:

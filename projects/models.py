@@ -347,5 +347,6 @@ from projects.hardening_models import (  # noqa: E402,F401  (Django finds models
     SecretAcceptance,
     TestAccount,
 )
+from projects.recovery_models import RecoveryCode, RecoveryCodeDevice  # noqa: E402,F401  (Django finds models here)
 from projects.shell_models import ApiKey, AuditLogEntry  # noqa: E402,F401  (Django finds models here)
 from projects.totp_models import EncryptedTOTPDevice  # noqa: E402,F401  (Django finds models here)

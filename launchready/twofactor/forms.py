@@ -1,8 +1,11 @@
-"""The one field of every two-factor page: a 6-digit code from the authenticator app."""
+"""The fields of the two-factor pages: a 6-digit code from the authenticator app, or one of
+the recovery codes."""
 
 from __future__ import annotations
 
 from django import forms
+
+from projects.recovery_models import ALPHABET, CODE_LENGTH, normalise
 
 
 class CodeForm(forms.Form):
@@ -19,4 +22,23 @@ class CodeForm(forms.Form):
         code = self.cleaned_data["code"].replace(" ", "").replace("-", "")
         if len(code) != 6 or not code.isdigit():
             raise forms.ValidationError("Enter the 6 digits the app shows.")
+        return code
+
+
+class RecoveryCodeForm(forms.Form):
+    """One recovery code (projects/recovery_models.py): 10 characters, as printed
+    ``xxxxx-xxxxx``; case, spaces, dashes and Crockford's look-alikes (o, i, l) do not matter."""
+
+    recovery_code = forms.CharField(
+        label="Recovery code", max_length=24,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none",
+                                      "spellcheck": "false"}),
+        help_text="One of the codes you saved when you set up two-factor sign-in, e.g. 7k2mq-x9d4f. "
+                  "Each works once.",
+    )
+
+    def clean_recovery_code(self) -> str:
+        code = normalise(self.cleaned_data["recovery_code"])
+        if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
+            raise forms.ValidationError("A recovery code is 10 letters and digits, e.g. 7k2mq-x9d4f.")
         return code

@@ -7,6 +7,10 @@ keeps the last step used — and wrong codes slow the next try down exponentiall
 A user has at most one *confirmed* device (the one that signs them in) and at most one
 *pending* one (set up but not yet confirmed with a code). Founders (role client) may turn it
 on; staff (owner, consultant) of an agency with ``require_two_factor`` must.
+
+Beside the app, a user with two-factor on holds ``CODE_COUNT`` (10) one-time recovery codes
+(``RecoveryCodeDevice``, projects/recovery_models.py: SHA-256 only, each works once): a lost
+phone is then the user's own fix, not an administrator's.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from base64 import b32encode
 import segno
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef
 
-from projects.models import Agency, EncryptedTOTPDevice, Membership
+from projects.models import Agency, EncryptedTOTPDevice, Membership, RecoveryCodeDevice
 
 CONFIRMED = "Authenticator app"
 PENDING = "pending"
@@ -89,9 +93,31 @@ def confirm(device: EncryptedTOTPDevice, code: str) -> bool:
 
 
 def disable(user) -> int:
-    """Remove every TOTP device of ``user``; returns how many were removed."""
+    """Remove every TOTP device of ``user`` and their recovery codes; returns how many TOTP
+    devices were removed."""
+    RecoveryCodeDevice.objects.filter(user=user).delete()
     count, _ = EncryptedTOTPDevice.objects.filter(user=user).delete()
     return count
+
+
+RECOVERY = "Recovery codes"
+
+
+def recovery_device(user) -> RecoveryCodeDevice | None:
+    """The set of recovery codes of ``user``, or None when they never had one."""
+    return RecoveryCodeDevice.objects.filter(user=user).first()
+
+
+def recovery_codes_left(user) -> int:
+    """How many unused recovery codes ``user`` holds (0 without a set)."""
+    return RecoveryCodeDevice.objects.filter(user=user).aggregate(n=Count("codes"))["n"] or 0
+
+
+def recovery_codes_replace(user) -> list[str]:
+    """Make ``user`` a new set of recovery codes, the old ones no longer working; returns the
+    new codes in clear, for the page to show this once."""
+    device, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": RECOVERY})
+    return device.replace_codes()
 
 
 def set_requirement(agency: Agency, *, required: bool) -> bool:

@@ -1,5 +1,7 @@
-"""The two-factor pages: the security overview (status, set-up, turn off, and the owner's
-switch that makes it mandatory), the set-up page and the verify step after the password."""
+"""The two-factor pages: the security overview (status, set-up, turn off, recovery codes, and
+the owner's switch that makes it mandatory), the set-up page, the verify step after the
+password (with the app's code or a recovery code) and the page that shows new recovery codes
+once."""
 
 from __future__ import annotations
 
@@ -9,18 +11,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from launchready.twofactor import services
-from launchready.twofactor.forms import CodeForm
+from launchready.twofactor.forms import CodeForm, RecoveryCodeForm
 from projects import access, audit_log
+from projects.recovery_models import CODE_COUNT
 
 WRONG_CODE = "That code is not right. Check the phone's clock and enter the code shown now."
 BAD_SHAPE = "Enter the 6 digits the app shows."
 SLOW_DOWN = "Too many wrong codes: wait a few seconds, then enter the code shown now."
+WRONG_RECOVERY_CODE = "That recovery code is not right, or it was used already."
+SLOW_DOWN_RECOVERY = "Too many wrong recovery codes: wait a few seconds, then try again."
 KEY_UNREADABLE = ("This server can no longer read the key of your authenticator app (its encryption "
                   "keys were changed), so no code can be checked. Ask an administrator to reset "
                   "your two-factor sign-in, then set it up again.")
@@ -69,6 +76,8 @@ def _overview(request: HttpRequest, *, status: int = 200) -> HttpResponse:
         "required_by": services.requiring_agencies(request.user),
         "owned": access.owned_agencies(request.user),
         "verified": request.user.is_verified(),
+        "codes_left": services.recovery_codes_left(request.user),
+        "code_count": CODE_COUNT,
         "failure_limit": settings.AXES_FAILURE_LIMIT,
     }, status=status)
 
@@ -83,6 +92,7 @@ def enroll(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         refusal = _refusal(device)
+        first_device = services.confirmed_device(request.user) is None
         if refusal is None and services.confirm(device, form.cleaned_data["code"]):
             django_otp.login(request, device)
             request.session.cycle_key()  # a new session id for the now stronger sign-in
@@ -90,7 +100,12 @@ def enroll(request: HttpRequest) -> HttpResponse:
                            summary=f"{request.user.get_username()} turned on two-factor sign-in")
             messages.success(request, "Two-factor sign-in is on: each sign-in now asks for a code "
                                       "from the app.")
-            return redirect(_next_url(request, reverse("twofactor:overview")))
+            next_url = _next_url(request, reverse("twofactor:overview"))
+            # A first set-up (or one after an administrator's reset) gets new recovery codes:
+            # old ones may be as lost as the phone. Moving to a new phone keeps the codes held.
+            if first_device or not services.recovery_codes_left(request.user):
+                return _show_codes(request, services.recovery_codes_replace(request.user), next_url)
+            return redirect(next_url)
         form.add_error("code", refusal or WRONG_CODE)
     # 400 for a refused code: nothing changed (the audit log records answers below 400).
     return render(request, "twofactor/enroll.html", {
@@ -109,16 +124,83 @@ def verify(request: HttpRequest) -> HttpResponse:
     device = services.confirmed_device(request.user)
     if device is None or request.user.is_verified():
         return redirect(_next_url(request, reverse("projects:list")))
-    form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    with_recovery = "recovery_code" in request.POST
+    form = CodeForm(request.POST if request.method == "POST" and not with_recovery else None)
+    recovery_form = RecoveryCodeForm(request.POST if with_recovery else None)
+    if form.is_bound and form.is_valid():
         error = _try_code(device, form.cleaned_data["code"])
         if error is None:
-            django_otp.login(request, device)
-            request.session.cycle_key()
-            return redirect(_next_url(request, reverse("projects:list")))
+            return _signed_in(request, device)
         form.add_error("code", error)
-    return render(request, "twofactor/verify.html", {"form": form, "next": _next_url(request, "")},
-                  status=400 if form.errors else 200)
+    if recovery_form.is_bound and recovery_form.is_valid():
+        recovery = services.recovery_device(request.user)
+        error = _try_recovery_code(recovery, recovery_form.cleaned_data["recovery_code"])
+        if error is None:
+            left = services.recovery_codes_left(request.user)
+            audit_log.note(request, action="user.recovery_code_used",
+                           summary=f"{request.user.get_username()} signed in with a recovery code "
+                                   f"({left} left)")
+            messages.warning(request, _after_recovery(left))
+            return _signed_in(request, recovery)
+        recovery_form.add_error("recovery_code", error)
+    return render(request, "twofactor/verify.html", {
+        "form": form, "recovery_form": recovery_form, "with_recovery": with_recovery,
+        "next": _next_url(request, ""),
+    }, status=400 if form.errors or recovery_form.errors else 200)
+
+
+def _signed_in(request: HttpRequest, device) -> HttpResponse:
+    """Log the session in with ``device`` under a new session id, and go on."""
+    django_otp.login(request, device)
+    request.session.cycle_key()
+    return redirect(_next_url(request, reverse("projects:list")))
+
+
+def _try_recovery_code(device, code: str) -> str | None:
+    """Try recovery ``code`` on the user's set (None when they have none); the error to show,
+    or None if accepted (the code is then used up)."""
+    if device is None:
+        return WRONG_RECOVERY_CODE
+    allowed, _ = device.verify_is_allowed()
+    if not allowed:
+        return SLOW_DOWN_RECOVERY
+    return None if device.verify_token(code) else WRONG_RECOVERY_CODE
+
+
+def _after_recovery(left: int) -> str:
+    """What a user signed in with a recovery code reads next: set up the app again, and how
+    many codes remain."""
+    remaining = "no recovery code left" if not left else f"{left} recovery code{pluralize(left)} left"
+    return (f"Signed in with a recovery code: that code no longer works, and you have {remaining}. "
+            "If the phone is lost, set up the app on a new one now (Security → Move to a new phone), "
+            "then make new recovery codes.")
+
+
+def _show_codes(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:
+    """The page that shows ``codes`` in full, this once (never cached: see the callers)."""
+    return render(request, "twofactor/recovery_codes.html", {"codes": codes, "next": next_url})
+
+
+@never_cache  # the answer shows the new codes in clear
+@sensitive_variables("codes")
+@require_POST
+@login_required
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """Make new recovery codes (the old ones stop working) and show them once. Asks for a
+    current code from the app, as turning two-factor off does: a stolen unlocked session alone
+    must not mint itself a way back in."""
+    device = services.confirmed_device(request.user)
+    if device is None:
+        return redirect("twofactor:overview")
+    form = CodeForm(request.POST)
+    error = _try_code(device, form.cleaned_data["code"]) if form.is_valid() else BAD_SHAPE
+    if error is not None:
+        messages.error(request, f"No new recovery codes were made. {error}")
+        return _overview(request, status=400)
+    codes = services.recovery_codes_replace(request.user)
+    audit_log.note(request, action="user.recovery_codes_new",
+                   summary=f"{request.user.get_username()} made new recovery codes")
+    return _show_codes(request, codes, reverse("twofactor:overview"))
 
 
 @require_POST

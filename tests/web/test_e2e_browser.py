@@ -1,6 +1,7 @@
 """End to end in a real headless Chromium: a consultant creates the demo project, audits its
 sandbox, watches the progress bar finish, reads the ranked risk list, generates and downloads
-the handover PDF; the founder reads it; the password reset flow works.
+the handover PDF; the founder reads it; the password reset flow works; a consultant turns on
+two-factor sign-in and comes back in with a recovery code.
 
 Every page is kept as a screenshot, 1280 px and 390 px wide, under ``test-artifacts/web/``.
 Debian's /usr/bin/chromium is driven by Playwright; no browser is ever downloaded.
@@ -9,10 +10,12 @@ Debian's /usr/bin/chromium is driven by Playwright; no browser is ever downloade
 from __future__ import annotations
 
 import re
+from base64 import b32decode
 from pathlib import Path
 
 import pytest
 from django.core import mail
+from django_otp.oath import totp
 
 from projects.models import Agency, Membership, Project
 from tests.conftest import DEMO_EXPECT, REPO, SCENARIOS
@@ -234,4 +237,40 @@ def test_a_founder_resets_a_forgotten_password(page, people, settings, live_serv
     page.wait_for_url("**/accounts/logout/")
     assert page.locator("h1").inner_text() == "You are signed out"
     shoot(page, "26-logged-out")
+    assert page.js_errors == []
+
+
+def test_a_consultant_turns_on_two_factor_and_signs_in_with_a_recovery_code(page, people):
+    log_in(page, "nadia")
+    page.goto("/accounts/security/")
+    shoot(page, "security-off")
+    page.click("text=Set up two-factor sign-in")
+    key = page.inner_text("#secret").replace(" ", "")
+    shoot(page, "two-factor-setup")
+    page.fill("#id_code", f"{totp(b32decode(key + '=' * (-len(key) % 8))):06d}")
+    submit(page)
+
+    codes = page.locator("#codes code").all_inner_texts()
+    assert len(codes) == 10
+    shoot(page, "recovery-codes")
+    page.click("#codes-saved")
+    page.wait_for_url("**/accounts/security/")
+    assert page.inner_text("#codes-left") == ("10 of 10 recovery codes left: each signs you in once if the "
+                                              "phone is lost.")
+    shoot(page, "security-on")
+
+    page.click("header button:has-text('Log out')")
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "nadia")
+    page.fill("#id_password", PASSWORD)
+    submit(page)
+    page.wait_for_url("**/two-factor/verify/**")
+    page.click("#recovery summary")
+    page.fill("#id_recovery_code", codes[0])
+    shoot(page, "two-factor-recovery")
+    page.click("#recovery button[type=submit]")
+
+    page.wait_for_url("**/projects/")
+    assert "you have 9 recovery codes left" in page.inner_text("main")
+    shoot(page, "signed-in-with-recovery-code")
     assert page.js_errors == []
