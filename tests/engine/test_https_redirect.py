@@ -180,8 +180,10 @@ def test_a_redirect_into_a_private_network_cannot_be_followed_and_is_an_error(sa
         "could not follow the redirect to https://internal.shop.test/: "
         "outbound policy refused 10.0.0.5: private"
     )
-    # Only the first hops (the root's and the deep link's, asked at the same time), never 10.0.0.5.
-    assert net.http.backend.connections_opened == 2
+    # Only the first hops (the root's and the deep link's, asked at the same time), never 10.0.0.5:
+    # two connections when the two overlap, one when a busy machine let the first end before the
+    # second began (the connection is then reused).
+    assert net.http.backend.connections_opened in (1, 2)
 
 
 def test_a_redirect_to_https_with_an_expired_certificate_still_passes_here(sandbox):

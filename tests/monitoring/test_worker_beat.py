@@ -175,7 +175,9 @@ def test_an_outage_reaches_slack_discord_and_email_once_and_its_end_once(
         twice = Probe.objects.values("monitor_id", "due_at").annotate(n=Count("id")).filter(n__gt=1)
         assert list(twice) == []  # never two probes for one due time
         lags = [(p.at - p.due_at).total_seconds() for p in Probe.objects.all()]
-        assert len(lags) >= 6 and max(lags) < 5
+        # At least up, down, up and one probe in the last 4 s; how many more fit depends on how
+        # busy the machine is. Each on time, and still running at the end (below).
+        assert len(lags) >= 4 and max(lags) < 5
         assert timezone.now() - Probe.objects.latest("at").at < timezone.timedelta(seconds=5)
     finally:
         slack_hook.stop()
