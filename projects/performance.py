@@ -23,6 +23,13 @@ CHECK_ID = "performance.p95"
 LAST_RUNS = 10  # points on each chart
 CHART_SIZE = (640, 200)
 PHONE_SIZE = (340, 210)
+# A rise counts as a slowdown worth a red figure only when it is both this large in share and
+# in ms. Why: the p95 of 50 requests is about the third-slowest answer, so one slow answer from a
+# busy host, a GC pause or a cold cache can move it by a tenth or more between two runs of a healthy
+# endpoint (a judgement, not measured here); a rise of 20 % or more is past that noise. The ms floor
+# keeps fast endpoints quiet: 40 -> 48 ms is +20 % yet nothing a member feels.
+NOISE_PCT = 20.0
+NOISE_MS = 10.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,36 @@ class EndpointTrend:
         if self.change_ms is None:
             return ""
         return "same" if abs(self.change_ms) < 1 else ("slower" if self.change_ms > 0 else "faster")
+
+    @property
+    def over_target(self) -> bool:
+        """The latest p95 is over ``target_p95_ms`` (as ``performance.p95`` fails it); False
+        without either figure."""
+        p95, target = self.latest.p95_ms, self.target_p95_ms
+        return p95 is not None and target is not None and p95 > target
+
+    @property
+    def change_tone(self) -> str:
+        """How the change should read, for its colour: ``""`` without a change, else
+
+        - ``worse`` (red): slower, and either over the target now or slower by at least
+          ``NOISE_PCT`` % and ``NOISE_MS`` ms (a rise past run-to-run noise);
+        - ``better`` (green): faster by 1 ms or more, even while still over the target (the
+          change is good news; the status badge beside the URL says the endpoint fails);
+        - ``neutral`` (muted): the same within 1 ms, or a rise within the target below that
+          threshold, which a consultant should not read as a problem.
+
+        A rise from a previous p95 of 0 ms has no share (``change_pct`` is ``None``): it counts
+        as past the share threshold, so its ms decide.
+        """
+        if self.trend == "faster":
+            return "better"
+        if self.trend != "slower":
+            return "neutral" if self.trend else ""
+        if self.over_target:
+            return "worse"
+        meaningful = self.change_ms >= NOISE_MS and (self.change_pct is None or self.change_pct >= NOISE_PCT)
+        return "worse" if meaningful else "neutral"
 
 
 def performance_history(project, *, last_runs: int = LAST_RUNS) -> list[EndpointTrend]:

@@ -154,6 +154,18 @@ def test_the_columns_are_the_registered_edge_checks_titled_by_the_registry(clien
     assert matrix.headers[EDGE_CHECKS.index("dns.resolves")] == "Host resolves to an address"
 
 
+def test_a_hint_above_the_matrix_says_it_scrolls_sideways(client, audited):
+    consultant, _, project, _ = audited
+    client.force_login(consultant)
+
+    html = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+
+    section = html[html.index('id="edge"'):]
+    assert ('<p class="matrix-hint small muted" aria-hidden="true">Scroll sideways for all 17 checks →</p>\n'
+            '  <div class="matrix-frame">\n  <div class="matrix-scroll"') in section
+    assert len(EDGE_CHECKS) == 17
+
+
 def test_the_matrix_shows_each_hosts_verdict_for_each_edge_check(client, audited):
     consultant, _, project, run = audited
     client.force_login(consultant)
@@ -288,6 +300,14 @@ def test_the_matrix_reads_on_a_desktop_and_scrolls_inside_its_card_on_a_phone(li
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 1280
     host = page.locator('#edge tr[data-host="admin.clubhouse.test"] th.host')
     assert host.inner_text() == "admin.clubhouse.test"  # on one line
+    # More checks lie to the right: a hint says so and a shadow lies over the cut edge, both shown
+    # only while the matrix overflows (scroll-driven CSS, no script).
+    hint, frame = page.locator("#edge .matrix-hint"), page.locator("#edge .matrix-frame")
+    opacity = "e => getComputedStyle(e).opacity"
+    edge_shadow = "e => getComputedStyle(e, '::after').opacity"
+    assert scroll.evaluate("e => e.scrollWidth > e.clientWidth")
+    assert (hint.inner_text(), hint.evaluate(opacity), frame.evaluate(edge_shadow)) == (
+        f"Scroll sideways for all {len(EDGE_CHECKS)} checks →", "1", "1")
 
     page.set_viewport_size(PHONE)
     page.locator("#edge").screenshot(path=str(ARTIFACTS / "edge-matrix-phone-card.png"))
@@ -295,8 +315,17 @@ def test_the_matrix_reads_on_a_desktop_and_scrolls_inside_its_card_on_a_phone(li
     # The page itself does not scroll sideways; the matrix does, with the hosts kept in view.
     assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
     assert scroll.evaluate("e => e.scrollWidth > e.clientWidth")
+    assert (hint.evaluate(opacity), frame.evaluate(edge_shadow)) == ("1", "1")
+    # At the first column, no shadow beside the hosts (the second is transparent).
+    assert host.evaluate("e => getComputedStyle(e).boxShadow") == (
+        "rgb(226, 229, 235) 1px 0px 0px 0px, rgba(0, 0, 0, 0) 0px 0px 0px 0px")
     before = host.bounding_box()
     scroll.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+    # At the last column the right shadow has gone; one beside the hosts says columns lie under them.
+    page.wait_for_function("e => getComputedStyle(e, '::after').opacity === '0'", arg=frame.element_handle())
+    assert host.evaluate("e => getComputedStyle(e).boxShadow") == (
+        "rgb(226, 229, 235) 1px 0px 0px 0px, rgba(29, 36, 51, 0.35) 10px 0px 10px -8px")
+    assert hint.evaluate(opacity) == "1"
     page.locator("#edge").screenshot(path=str(ARTIFACTS / "edge-matrix-phone-card-scrolled.png"))
     assert host.bounding_box()["x"] == before["x"]
     assert host.evaluate("e => e.scrollWidth <= e.clientWidth")  # the name is not cut off

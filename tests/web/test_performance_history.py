@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from checks.models import AuditRun, CheckResult
-from projects.performance import performance_history
+from projects.performance import EndpointTrend, P95Point, performance_history
 from tests.conftest import REPO
 
 ARTIFACTS = REPO / "test-artifacts" / "web"
@@ -23,6 +23,7 @@ ARTIFACTS = REPO / "test-artifacts" / "web"
 FEED = "https://app.alpha.example.com/feed"
 LOGIN = "https://app.alpha.example.com/login"
 PROFILE = "https://app.alpha.example.com/me"
+CONTENT = "https://app.alpha.example.com/posts/1"
 
 
 def _run(project, days_ago: int, results: list[tuple[str, str, str, float | None]]) -> AuditRun:
@@ -59,14 +60,56 @@ def test_each_endpoint_compares_its_latest_p95_with_the_run_before(history):
     assert list(trends) == [FEED, LOGIN, PROFILE]
     feed, login, profile = trends[FEED], trends[LOGIN], trends[PROFILE]
     assert [p.p95_ms for p in feed.points] == [412.4, 300.0, 180.0]
-    assert (feed.latest.p95_ms, feed.previous.p95_ms, feed.change_ms, feed.change_pct, feed.trend) == (
-        412.4, 300.0, 112.4, 37.5, "slower")
-    assert (login.change_ms, login.change_pct, login.trend) == (-9.8, -10.9, "faster")
+    assert (feed.latest.p95_ms, feed.previous.p95_ms, feed.change_ms, feed.change_pct, feed.trend,
+            feed.change_tone) == (412.4, 300.0, 112.4, 37.5, "slower", "worse")
+    assert (login.change_ms, login.change_pct, login.trend, login.change_tone) == (
+        -9.8, -10.9, "faster", "better")
+    assert (profile.change_tone, profile.over_target, feed.over_target, login.over_target) == (
+        "", False, True, False)
     assert (feed.kind, feed.target_p95_ms) == ("feed", 300)
     assert profile.latest.status == "error" and profile.previous is None and profile.change_ms is None
     assert feed.chart.table_head == ("Time", "p95 (ms)", "target (ms)")
     assert [row[1:] for row in feed.chart.table_rows] == [("180", "300"), ("300", "300"), ("412.4", "300")]
     assert feed.chart.summary.startswith("p95: 3 points from ")
+
+
+def _trend(latest: float | None, *older: float | None, target: int | None = 300) -> EndpointTrend:
+    """An endpoint's trend from p95 figures, newest first (ms; ``None``: not measured)."""
+    at = timezone.now()
+    points = [P95Point(n, at - timedelta(days=n), "pass" if p95 is not None else "error", p95, "")
+              for n, p95 in enumerate([latest, *older])]
+    return EndpointTrend(FEED, "feed", target, points)
+
+
+@pytest.mark.parametrize(("latest", "previous", "target", "expected"), [
+    # (change_ms, change_pct, trend, change_tone)
+    (101.0, 100.0, 300, (1.0, 1.0, "slower", "neutral")),  # +1 ms far within the target: noise
+    (48.0, 40.0, 300, (8.0, 20.0, "slower", "neutral")),  # +20 % but under 10 ms
+    (230.0, 200.0, 300, (30.0, 15.0, "slower", "neutral")),  # +30 ms but under 20 %
+    (60.0, 50.0, 300, (10.0, 20.0, "slower", "worse")),  # exactly at both thresholds
+    (150.0, 100.0, 300, (50.0, 50.0, "slower", "worse")),  # a real slowdown within the target
+    (302.0, 298.0, 300, (4.0, 1.3, "slower", "worse")),  # a small rise that crossed the target
+    (400.5, 400.0, 300, (0.5, 0.1, "same", "neutral")),  # over the target, but no change
+    (450.0, 500.0, 300, (-50.0, -10.0, "faster", "better")),  # faster, though still over
+    (99.0, 100.0, 300, (-1.0, -1.0, "faster", "better")),
+    (100.4, 100.0, 300, (0.4, 0.4, "same", "neutral")),
+    (101.0, 100.0, None, (1.0, 1.0, "slower", "neutral")),  # no target: the threshold alone
+    (150.0, 100.0, None, (50.0, 50.0, "slower", "worse")),
+    (12.0, 0.0, 300, (12.0, None, "slower", "worse")),  # from 0 ms: no share, the ms decide
+    (9.0, 0.0, 300, (9.0, None, "slower", "neutral")),
+])
+def test_the_change_is_red_only_over_the_target_or_past_the_noise(latest, previous, target, expected):
+    trend = _trend(latest, previous, target=target)
+
+    assert (trend.change_ms, trend.change_pct, trend.trend, trend.change_tone) == expected
+
+
+def test_without_a_previous_figure_the_change_has_no_tone():
+    assert _trend(412.0).change_tone == ""
+    assert _trend(412.0, None).change_tone == ""  # the run before could not measure it
+    assert (_trend(None, 100.0).change_tone, _trend(None, 100.0).over_target) == ("", False)
+    # The newest older figure is the one compared with, past a run that measured nothing.
+    assert (_trend(330.0, None, 320.0).change_ms, _trend(330.0, None, 320.0).change_tone) == (10.0, "worse")
 
 
 def test_the_history_reads_two_queries_however_many_runs(history):
@@ -92,13 +135,28 @@ def test_the_project_page_shows_the_change_per_endpoint(client, world, history):
     figures = {url: dict(re.findall(r'<dd class="(latest|previous|change[^"]*|target)">([^<]*)</dd>', body))
                for url, body in items}
     assert figures == {
-        FEED: {"latest": "412 ms", "previous": "300 ms", "change slower": "+112 ms (+38%)",
+        FEED: {"latest": "412 ms", "previous": "300 ms", "change worse": "+112 ms (+38%)",
                "target": "300 ms"},
-        LOGIN: {"latest": "80 ms", "previous": "90 ms", "change faster": "-10 ms (-11%)", "target": "300 ms"},
+        LOGIN: {"latest": "80 ms", "previous": "90 ms", "change better": "-10 ms (-11%)", "target": "300 ms"},
         PROFILE: {"latest": "—", "previous": "—", "change ": "—", "target": "300 ms"},
     }
     assert "needs a test account: the profile is personal" in dict(items)[PROFILE]
     assert dict(items)[FEED].count("<svg") == 2  # the wide chart and the phone one
+
+
+def test_a_small_rise_within_the_target_is_shown_muted_not_red(client, world):
+    project = world.a.project
+    _run(project, 2, [(FEED, "feed", "pass", 200.0), (LOGIN, "login", "pass", 100.0)])
+    _run(project, 1, [(FEED, "feed", "pass", 201.0), (LOGIN, "login", "pass", 150.0)])
+    client.force_login(world.a.consultant)
+
+    html = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+
+    section = html[html.index('id="performance"'):]
+    assert re.findall(r'<dd class="(change[^"]*)">([^<]*)</dd>', section) == [
+        ("change neutral", "+1 ms (+1%)"), ("change worse", "+50 ms (+50%)")]
+    assert ".perf-figures .neutral { color: var(--muted); }" in html
+    assert ".perf-figures .worse { color: var(--red); }" in html
 
 
 def test_the_page_costs_the_same_queries_with_one_run_or_many(client, world):
@@ -145,9 +203,10 @@ def test_the_section_reads_on_a_desktop_and_a_phone(browser, live_server, world,
     settings.REDIS_URL = ""
     project = world.a.project
     _run(project, 9, [(FEED, "feed", "pass", 180.0), (LOGIN, "login", "pass", 95.0)])
-    _run(project, 6, [(FEED, "feed", "warn", 300.0), (LOGIN, "login", "pass", 90.0)])
+    _run(project, 6, [(FEED, "feed", "warn", 300.0), (LOGIN, "login", "pass", 90.0),
+                      (CONTENT, "content", "pass", 120.0)])
     _run(project, 1, [(FEED, "feed", "fail", 412.4), (LOGIN, "login", "pass", 80.2),
-                      (PROFILE, "profile", "error", None)])
+                      (PROFILE, "profile", "error", None), (CONTENT, "content", "pass", 123.0)])
     client = Client()
     client.force_login(world.a.consultant)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
@@ -164,9 +223,18 @@ def test_the_section_reads_on_a_desktop_and_a_phone(browser, live_server, world,
         section.scroll_into_view_if_needed()
         section.screenshot(path=str(ARTIFACTS / f"project-performance-{name}.png"))
 
-        assert section.locator(".perf-item").count() == 3
+        assert section.locator(".perf-item").count() == 4
         feed = section.locator(f'.perf-item[data-url="{FEED}"]')
         assert feed.locator(".change").inner_text() == "+112 ms (+38%)"
+        colour = "e => getComputedStyle(e).color"
+        changes = {url: (section.locator(f'.perf-item[data-url="{url}"] .change').inner_text(),
+                         section.locator(f'.perf-item[data-url="{url}"] .change').evaluate(colour))
+                   for url in (FEED, LOGIN, CONTENT)}
+        assert changes == {  # --red, --green, --muted of base.html
+            FEED: ("+112 ms (+38%)", "rgb(180, 35, 24)"),
+            LOGIN: ("-10 ms (-11%)", "rgb(29, 122, 70)"),
+            CONTENT: ("+3 ms (+3%)", "rgb(91, 100, 117)"),
+        }
         assert feed.locator(".chart-wide svg").is_visible() is wide_shown
         assert feed.locator(".chart-narrow svg").is_visible() is not wide_shown
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

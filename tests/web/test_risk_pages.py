@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from checks import services
 from checks.engine.registry import all_checks
+from checks.models import AuditRun, CheckResult
 from checks.sandbox import load_scenario
 from projects.models import Agency, Membership
 from projects.services import project_sync_from_scenario
@@ -116,3 +117,70 @@ def test_the_project_page_summarises_the_last_finished_audit(client, audited):
     assert f'id="progress" data-url="/runs/{run.pk}/progress.json" data-state="done"' in html
     # A finished run is not polled.
     assert "setTimeout(poll" not in html
+
+
+
+SEVEN_STAGES = ["1. Quick audit", "2. Domain & edge", "3. Production hardening", "4. Performance",
+                "5. Monitoring", "6. Email", "7. Handover"]
+
+
+def _texts(html: str, pattern: str) -> list[str]:
+    """The text of each match of ``pattern`` (its group: an item's inner HTML) as a reader sees it:
+    tags dropped, ``&amp;`` read back, white space squashed."""
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", inner)).replace("&amp;", "&").strip()
+            for inner in re.findall(pattern, html, flags=re.S)]
+
+
+def _between(html: str, start: str, end: str) -> str:
+    html = html[html.index(start):]
+    return html[:html.index(end)]
+
+
+def test_the_project_page_numbers_the_stages_from_1_the_quick_audit(client, audited):
+    consultant, project, _ = audited
+    client.force_login(consultant)
+
+    response = client.get(reverse("projects:detail", args=[project.pk]))
+
+    # Stage 1 has no checks of its own (its result is the risk list): its row opens the list.
+    html = response.content.decode()
+    readiness, summary = response.context["readiness"], response.context["summary"]
+    scores = _texts(_between(html, '<ul id="readiness-stages">', "</ul>"), r"<li[^>]*>(.*?)</li>")
+    assert scores == ["1. Quick audit Ranked risk list →",
+                      *(f"{s.stage.number}. {s.title} {s.score}" for s in readiness.stages)]
+    assert [row.rsplit(" ", 1)[0] for row in scores[1:]] == SEVEN_STAGES[1:]
+    risks = reverse("checks:risks", args=[project.pk])
+    assert f'<a class="ranked" href="{risks}">Ranked risk list →</a>' in html
+    counts = _texts(_between(html, '<table class="stage-counts">', "</table>"), r"<tr[^>]*>(.*?)</tr>")
+    assert counts == ["Stage Fail Warn Pass Untested", "1. Quick audit ranked in the risk list",
+                      *(f"{s['number']}. {s['stage']} {s['fail']} {s['warn']} {s['pass']} {s['error']}"
+                        for s in summary["stages"])]
+    assert [f"{s['number']}. {s['stage']}" for s in summary["stages"]] == SEVEN_STAGES[1:]
+
+
+def test_the_risk_list_names_stage_1_as_itself(client, audited):
+    consultant, project, _ = audited
+    client.force_login(consultant)
+
+    html = client.get(reverse("checks:risks", args=[project.pk])).content.decode()
+
+    scores = _texts(_between(html, '<ul id="readiness-stages">', "</ul>"), r"<li[^>]*>(.*?)</li>")
+    assert scores[0] == "1. Quick audit ranked below"
+    assert [row.rsplit(" ", 1)[0] for row in scores[1:]] == SEVEN_STAGES[1:]
+    assert '<span class="ranked muted small">ranked below</span>' in html
+    assert '<a class="ranked"' not in html  # no link to the page itself
+
+
+def test_a_stage_1_with_results_of_its_own_is_scored_not_linked(client, world):
+    run = AuditRun.objects.create(project=world.a.project, state=AuditRun.State.DONE)
+    for stage, status in (("audit", "pass"), ("edge", "fail")):
+        CheckResult.objects.create(run=run, check_id=f"{stage}.x", stage=stage, impact="high",
+                                   target=world.a.project.apex_domain, status=status, summary=status)
+    client.force_login(world.a.founder)
+
+    html = client.get(reverse("projects:detail", args=[world.a.project.pk])).content.decode()
+
+    assert _texts(_between(html, '<ul id="readiness-stages">', "</ul>"), r"<li[^>]*>(.*?)</li>") == [
+        "1. Quick audit 100", "2. Domain & edge 0"]
+    assert _texts(_between(html, '<table class="stage-counts">', "</table>"), r"<tr[^>]*>(.*?)</tr>") == [
+        "Stage Fail Warn Pass Untested", "1. Quick audit 0 0 1 0", "2. Domain & edge 1 0 0 0"]
