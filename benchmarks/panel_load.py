@@ -182,8 +182,8 @@ def seed(projects: int, findings: int) -> dict:
         for n in range(projects))
     Endpoint.objects.bulk_create(Endpoint(project=p, kind="homepage", url=f"https://www.{p.apex_domain}/")
                                  for p in rows)
-    runs = AuditRun.objects.bulk_create(
-        AuditRun(project=p, state=AuditRun.State.DONE, created_by=owner,
+    runs = AuditRun.objects.bulk_create(  # bulk_create skips save(): each project's first run, #1
+        AuditRun(project=p, number=1, state=AuditRun.State.DONE, created_by=owner,
                  started_at=now - timedelta(minutes=5), finished_at=now - timedelta(minutes=1),
                  heartbeat_at=now - timedelta(minutes=1))
         for p in rows)

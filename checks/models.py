@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
+from django.db.models import Max
 
 from checks.engine.result import Impact, Stage, Status
 
@@ -22,6 +23,10 @@ class AuditRun(models.Model):
         ERROR = "error", "Error"
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="runs")
+    # What people see: "Audit #3" is the project's third run. The pk counts every agency's
+    # runs, so showing it would tell one tenant how busy the others are. Given on insert
+    # (``save``); URLs and API ids keep the pk.
+    number = models.PositiveIntegerField(editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     quick = models.BooleanField(default=False, help_text="Only the stage-1 quick subset")
     # Only these checks (ids like "email.transactional"); empty = every check. "Send test
@@ -40,9 +45,22 @@ class AuditRun(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "heartbeat_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="one_run_number_per_project"),
+        ]
 
     def __str__(self) -> str:
-        return f"audit #{self.pk} of {self.project_id} ({self.state})"
+        return f"audit #{self.number} of {self.project_id} ({self.state})"
+
+    def save(self, *args, **kwargs) -> None:
+        """On insert, number the run after the project's last one (1 for its first run)."""
+        if not (self._state.adding and self.number is None):
+            super().save(*args, **kwargs)
+            return
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            self.number = _next_number(self.project_id, using)
+            super().save(*args, **kwargs)
 
     @property
     def finished(self) -> bool:
@@ -57,16 +75,33 @@ class AuditRun(models.Model):
     def label(self) -> str:
         """``Audit #7``, ``Quick audit #8`` or ``Mail test #9`` — what the pages call the run."""
         if self.check_ids == ["email.transactional"]:
-            return f"Mail test #{self.pk}"
+            return f"Mail test #{self.number}"
         if self.check_ids:
-            return f"Run #{self.pk} ({', '.join(self.check_ids)})"
-        return f"{'Quick audit' if self.quick else 'Audit'} #{self.pk}"
+            return f"Run #{self.number} ({', '.join(self.check_ids)})"
+        return f"{'Quick audit' if self.quick else 'Audit'} #{self.number}"
 
     @property
     def duration_s(self) -> float | None:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+def _next_number(project_id: int, using: str) -> int:
+    """The number the project's next run takes: its highest so far plus one. Call inside the
+    transaction that inserts the run.
+
+    The project's row is locked first (``FOR NO KEY UPDATE`` on PostgreSQL), so two runs of
+    one project started at once are numbered one after the other: the second waits for the
+    first to commit, and its ``MAX`` — a fresh snapshot under READ COMMITTED — sees it. Runs
+    of other projects do not wait. ``MAX + 1`` in a single ``INSERT … SELECT`` would read the
+    same ``MAX`` in both and leave one to fail on the unique constraint; here the constraint is
+    only the backstop (for SQLite, where the lock is a no-op and writes are serialised anyway).
+    """
+    project_model = AuditRun._meta.get_field("project").related_model
+    list(project_model.objects.using(using).select_for_update(no_key=True).filter(pk=project_id).values("pk"))
+    last = AuditRun.objects.using(using).filter(project_id=project_id).aggregate(n=Max("number"))["n"]
+    return (last or 0) + 1
 
 
 class StageRun(models.Model):

@@ -125,4 +125,5 @@ def _spec_hosts(run: AuditRun) -> list[str]:
 
 
 def findings_by_key(project) -> dict[tuple[str, str], Finding]:
-    return {(f.check_id, f.target): f for f in project.findings.select_related("owner")}
+    # first_run: a card names the audit that first saw the finding by its number.
+    return {(f.check_id, f.target): f for f in project.findings.select_related("owner", "first_run")}

@@ -117,12 +117,14 @@ class MailFacts:
 @dataclass(frozen=True)
 class MailTest:
     """The email.transactional result: ``status``, ``summary``, the SMTP server used
-    (``host:port``, security and TLS version; never the password) and each mail's facts."""
+    (``host:port``, security and TLS version; never the password), the run's id and its
+    number within the project (what the page shows) and each mail's facts."""
 
     status: str
     summary: str
     server: str
     run_id: int
+    run_number: int
     tested_at: datetime | None
     mails: list[MailFacts] = field(default_factory=list)
 
@@ -143,7 +145,8 @@ def mail_test(result: CheckResult | None) -> MailTest | None:
     # PostgreSQL's jsonb keeps keys in its own order, not the check's: show them in KINDS order.
     order = {kind: index for index, kind in enumerate(KINDS)}
     mails = dict(sorted(mails.items(), key=lambda item: order.get(item[0], len(order))))
-    return MailTest(str(result.status), result.summary, server, result.run_id, result.run.finished_at,
+    return MailTest(str(result.status), result.summary, server, result.run_id, result.run.number,
+                    result.run.finished_at,
                     [_mail_facts(str(kind), _mapping(mail)) for kind, mail in mails.items()])
 
 
@@ -244,7 +247,8 @@ def risk_history_chart(project: Project, *, until: AuditRun | None = None,
     if until is not None:
         runs = runs.filter(pk__lte=until.pk)
     # project_id too: the related manager reads it on every row (deferred: one query each).
-    newest = runs.order_by("-finished_at", "-id").only("id", "project_id", "finished_at", "created_at")
+    newest = runs.order_by("-finished_at", "-id").only(
+        "id", "project_id", "number", "finished_at", "created_at")
     runs = list(newest[:RISK_HISTORY_RUNS])
     runs.reverse()
     risks = CheckResult.objects.filter(run__in=[r.pk for r in runs], status__in=(Status.FAIL, Status.WARN))
@@ -256,7 +260,7 @@ def risk_history_chart(project: Project, *, until: AuditRun | None = None,
     return stacked_bar_chart(
         "Open risks per audit", moments, layers, chart_id="risk-history", narrow=narrow,
         category_noun="audit",
-        category_labels=[f"#{r.pk}, {m.day} {m:%b %Y}" for r, m in zip(runs, moments, strict=True)],
+        category_labels=[f"#{r.number}, {m.day} {m:%b %Y}" for r, m in zip(runs, moments, strict=True)],
         summary="Failing and warning checks of each full audit, by launch impact.",
         empty_message="The history starts with the first finished full audit.",
     )

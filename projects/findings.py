@@ -79,7 +79,7 @@ def _open(run, result) -> Finding:
     )
     FindingEvent.objects.create(
         finding=finding, run=run, kind=FindingEvent.Kind.OPENED, to_status=S.OPEN,
-        text=f"Audit #{run.pk}: {result.status}: {result.summary}",
+        text=f"Audit #{run.number}: {result.status}: {result.summary}",
     )
     return finding
 
@@ -88,14 +88,14 @@ def _on_risk(finding: Finding, result, run, today: date) -> None:
     """A fail or warn of an existing finding."""
     status = finding.status
     if status == S.VERIFIED:
-        _change(finding, run, S.REGRESSED, f"Audit #{run.pk} fails again: {result.summary}")
+        _change(finding, run, S.REGRESSED, f"Audit #{run.number} fails again: {result.summary}")
     elif status == S.FIXED:
-        _change(finding, run, S.OPEN, f"Claimed fixed, but audit #{run.pk} still fails: {result.summary}")
+        _change(finding, run, S.OPEN, f"Claimed fixed, but audit #{run.number} still fails: {result.summary}")
     elif status == S.ACCEPTED and finding.accepted_until is not None and finding.accepted_until < today:
         until = finding.accepted_until
         finding.accepted_reason, finding.accepted_until = "", None
         _change(finding, run, S.OPEN,
-                f"The acceptance expired on {until:%Y-%m-%d} and audit #{run.pk} still fails: "
+                f"The acceptance expired on {until:%Y-%m-%d} and audit #{run.number} still fails: "
                 f"{result.summary}")
     _refresh(finding, result, run)
 
@@ -104,7 +104,7 @@ def _on_pass(finding: Finding, result, run) -> None:
     if finding.status != S.VERIFIED:
         if finding.status == S.ACCEPTED:
             finding.accepted_reason, finding.accepted_until = "", None
-        _change(finding, run, S.VERIFIED, f"Audit #{run.pk} passed: {result.summary}")
+        _change(finding, run, S.VERIFIED, f"Audit #{run.number} passed: {result.summary}")
     _refresh(finding, result, run)
 
 

@@ -143,7 +143,7 @@ def project_detail(request, project_id: int):
         "readiness": _readiness(finished),
         "edge": edge_matrix(finished, hosts) if finished else None,
         "performance": performance_history(project) if finished else [],  # two queries
-        "documents": project.handovers.defer("pdf")[:10],
+        "documents": project.handovers.defer("pdf").select_related("run")[:10],
         "can_write": access.can_write(request.user, project),
         "hosts": hosts,
         **_smtp(project),

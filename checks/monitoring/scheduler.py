@@ -4,7 +4,9 @@
 interval ahead and returns the time it was due::
 
     WITH due AS (SELECT id, next_due_at FROM checks_monitor
-                 WHERE enabled AND next_due_at <= now ORDER BY next_due_at LIMIT n
+                 WHERE enabled AND next_due_at <= now
+                   AND <its project is not in the Sandbox agency>
+                 ORDER BY next_due_at LIMIT n
                  FOR UPDATE SKIP LOCKED)
     UPDATE checks_monitor m SET next_due_at = <due + interval, or now + interval when that
                                                is already past>
@@ -15,6 +17,13 @@ the other, and once committed it is no longer due. A monitor that fell behind (w
 stopped) is probed once, not once per missed interval, and keeps its phase otherwise. Other
 databases (SQLite, the embedded default) claim row by row with a conditional UPDATE
 (``WHERE next_due_at = <what was read>``), which is as exclusive, only slower.
+
+Monitors of projects in the Sandbox agency (``projects.services.SANDBOX_AGENCY``) are never
+claimed. ``manage.py audit --scenario`` syncs a scenario's project there, monitors included,
+as facts for its audit's monitoring checks; nobody can see that agency, so probing them would
+start sandboxes in the worker, forever, for no one. They keep their ``enabled`` flag (the
+checks read it) and simply stay due. A sandbox project of any other agency (the demo's, in
+Northwind Digital, that ``make serve`` seeds) is probed as any project is.
 
 **Probe** (``run_batch``): a batch of claims is probed concurrently (``probe_all``), grouped
 by network (the production profile, or a sandbox's). Before probing, a claim is dropped when
@@ -45,6 +54,7 @@ from checks.monitoring.incidents import CHANGE_KINDS, FLAP_WINDOW, Action, Facts
 from checks.monitoring.network import profile_for, profile_key
 from checks.monitoring.probe import DEFAULT_CONCURRENCY, ProbeOutcome, ProbeTarget, failed, probe_all
 from checks.sandbox import ScenarioError
+from projects.services import SANDBOX_AGENCY
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +79,15 @@ class Claim:
         return cls(int(data[0]), datetime.fromisoformat(data[1]), datetime.fromisoformat(data[2]))
 
 
+# The NOT EXISTS sub-select locks nothing: FOR UPDATE applies to the rows of the FROM list.
 _CLAIM_SQL = """
 WITH due AS (
-    SELECT id, next_due_at FROM checks_monitor
+    SELECT id, next_due_at FROM checks_monitor AS mon
     WHERE enabled AND next_due_at <= %(now)s
+      AND NOT EXISTS (
+          SELECT 1 FROM projects_project AS p JOIN projects_agency AS a ON a.id = p.agency_id
+          WHERE p.id = mon.project_id AND a.slug = %(sandbox)s
+      )
     ORDER BY next_due_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -91,11 +106,12 @@ RETURNING m.id, due.next_due_at
 
 def claim_due(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) -> list[Claim]:
     """Claim up to ``limit`` enabled monitors whose ``next_due_at`` is at or before ``now``,
-    most overdue first (see the module docstring); each is moved to its next due time."""
+    most overdue first, leaving out the Sandbox agency's (see the module docstring); each is
+    moved to its next due time."""
     now = now or timezone.now()
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, {"now": now, "limit": limit})
+            cursor.execute(_CLAIM_SQL, {"now": now, "limit": limit, "sandbox": SANDBOX_AGENCY[0]})
             rows = cursor.fetchall()
         return sorted((Claim(row[0], row[1], now) for row in rows), key=lambda c: (c.due_at, c.monitor_id))
     return _claim_row_by_row(now, limit)
@@ -104,6 +120,7 @@ def claim_due(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) -> list[
 def _claim_row_by_row(now: datetime, limit: int) -> list[Claim]:
     claims = []
     rows = (Monitor.objects.filter(enabled=True, next_due_at__lte=now)
+            .exclude(project__agency__slug=SANDBOX_AGENCY[0])
             .order_by("next_due_at", "id").values_list("id", "next_due_at", "interval_s")[:limit])
     for monitor_id, due_at, interval_s in rows:
         following = due_at + timedelta(seconds=interval_s)

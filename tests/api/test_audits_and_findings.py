@@ -22,7 +22,8 @@ def test_starting_an_audit_answers_202_with_the_runs_id(client, world, keys,
 
     assert response.status_code == 202
     run = AuditRun.objects.get(pk=response.json()["id"])
-    assert response.json() == {"id": run.pk, "state": "queued", "planned_count": run.planned_count}
+    assert response.json() == {"id": run.pk, "number": 1, "state": "queued",
+                               "planned_count": run.planned_count}
     assert response["Location"] == f"/api/v1/audits/{run.pk}/"
     assert (run.project, run.created_by, run.quick) == (world.a.project, world.a.owner, True)
 

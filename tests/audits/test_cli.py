@@ -47,6 +47,7 @@ def test_the_json_output_holds_the_run_and_every_result_risks_first(tmp_path):
 def test_the_text_output_prints_the_ranked_risk_list_and_the_pdf_path(tmp_path):
     pdf = tmp_path / "out.pdf"
     text = run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--pdf", str(pdf))
+    assert text.startswith("Launch Ready audit #1 of Clubhouse (clubhouse.test): done in ")
     assert ", ".join(f"{n} {s}" for s, n in DEMO_COUNTS.items()) in text
     assert "Blockers left: 2" in text
     assert "  1. BLOCKER  fail  tls.certificate          api.clubhouse.test" in text
@@ -60,6 +61,7 @@ def test_auditing_the_same_scenario_twice_reuses_its_project():
     second = json.loads(run_cli("--scenario", str(SCENARIOS / "demo.yaml"), "--json"))
     assert first["run"]["project"] == second["run"]["project"]
     assert second["run"]["id"] == first["run"]["id"] + 1
+    assert (first["run"]["number"], second["run"]["number"]) == (1, 2)  # the project's 1st and 2nd
 
 
 def test_a_stored_project_can_be_audited_by_its_id():

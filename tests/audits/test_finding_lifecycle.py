@@ -142,12 +142,12 @@ def test_a_finding_opens_is_claimed_fixed_is_verified_and_regresses(surface, peo
         "regressed", "fail", expiring.summary)
 
     assert history(finding) == [
-        ("opened", None, first.pk, "", "open", f"Audit #{first.pk}: fail: {expired.summary}"),
+        ("opened", None, first.pk, "", "open", f"Audit #1: fail: {expired.summary}"),
         ("status", "nadia", None, "open", "in_progress", ""),
         ("status", "nadia", None, "in_progress", "fixed", "Renewed with certbot, auto-renew on."),
-        ("status", None, second.pk, "fixed", "verified", f"Audit #{second.pk} passed: {renewed.summary}"),
+        ("status", None, second.pk, "fixed", "verified", f"Audit #2 passed: {renewed.summary}"),
         ("status", None, third.pk, "verified", "regressed",
-         f"Audit #{third.pk} fails again: {expiring.summary}"),
+         f"Audit #3 fails again: {expiring.summary}"),
     ]
     # Before and after: the value at each run, read from the stored results.
     before_after = finding_history(finding)
@@ -171,7 +171,7 @@ def test_a_claimed_fix_that_still_fails_goes_back_to_open(surface, people):
     assert history(finding)[1:] == [
         ("status", "nadia", None, "open", "fixed", ""),
         ("status", None, second.pk, "fixed", "open",
-         f"Claimed fixed, but audit #{second.pk} still fails: {result(second).summary}"),
+         f"Claimed fixed, but audit #2 still fails: {result(second).summary}"),
     ]
     assert first.pk < second.pk
 
@@ -203,7 +203,7 @@ def test_an_accepted_risk_stays_quiet_until_its_expiry_then_reopens(surface, peo
         ("accepted", "nadia", None, "open", "accepted",
          f"Accepted until {today + timedelta(days=30):%Y-%m-%d}: The old host is retired next month."),
         ("status", None, reopening.pk, "accepted", "open",
-         f"The acceptance expired on {expired_on} and audit #{reopening.pk} still fails: "
+         f"The acceptance expired on {expired_on} and audit #4 still fails: "
          f"{result(reopening).summary}"),
     ]
 
@@ -220,7 +220,7 @@ def test_a_passing_run_verifies_an_accepted_risk_and_ends_the_acceptance(surface
     finding = cert_finding(project)
     assert (finding.status, finding.accepted_reason, finding.accepted_until) == ("verified", "", None)
     assert history(finding)[-1] == (
-        "status", None, run.pk, "accepted", "verified", f"Audit #{run.pk} passed: {result(run).summary}"
+        "status", None, run.pk, "accepted", "verified", f"Audit #2 passed: {result(run).summary}"
     )
 
 

@@ -1,20 +1,36 @@
-"""Claiming due monitors, probing a batch, recording once per due time; on PostgreSQL."""
+"""Claiming due monitors, probing a batch, recording once per due time; on PostgreSQL (the
+row-by-row claim of other databases is called directly where both paths are tested)."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections
 from django.utils import timezone
 
 from checks.models import Incident, Monitor, Probe
 from checks.monitoring import scheduler
 from checks.monitoring.probe import ProbeOutcome
-from checks.monitoring.scheduler import Claim, claim_due, record_outcomes, run_batch
+from checks.monitoring.scheduler import CLAIM_LIMIT, Claim, claim_due, record_outcomes, run_batch
+from checks.sandbox import load_scenario
+from projects.models import Agency, Project
+from projects.services import SANDBOX_AGENCY, project_sync_from_scenario
+from tests.conftest import SCENARIOS
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def claim_row_by_row(*, now: datetime, limit: int = CLAIM_LIMIT) -> list[Claim]:
+    """``claim_due`` as it runs on databases other than PostgreSQL (SQLite, the embedded default)."""
+    return scheduler._claim_row_by_row(now, limit)
+
+
+BOTH_PATHS = pytest.mark.parametrize("claim", [claim_due, claim_row_by_row],
+                                     ids=["one-statement", "row-by-row"])
 
 
 def monitor(project, url="http://127.0.0.1:9/", **fields) -> Monitor:
@@ -22,15 +38,44 @@ def monitor(project, url="http://127.0.0.1:9/", **fields) -> Monitor:
     return Monitor.objects.create(project=project, **values)
 
 
-def test_a_due_monitor_is_claimed_once_and_moved_one_interval_ahead(project):
+@BOTH_PATHS
+def test_a_due_monitor_is_claimed_once_and_moved_one_interval_ahead(project, claim):
     due = monitor(project, next_due_at=T0 - timedelta(seconds=5))
     monitor(project, name="later", next_due_at=T0 + timedelta(seconds=10))
     monitor(project, name="paused", enabled=False, next_due_at=T0 - timedelta(seconds=50))
     monitor(project, name="never scheduled", next_due_at=None)
-    assert claim_due(now=T0) == [Claim(due.pk, T0 - timedelta(seconds=5), T0)]
+    assert claim(now=T0) == [Claim(due.pk, T0 - timedelta(seconds=5), T0)]
     due.refresh_from_db()
     assert due.next_due_at == T0 + timedelta(seconds=55)
-    assert claim_due(now=T0) == []
+    assert claim(now=T0) == []
+
+
+@BOTH_PATHS
+def test_the_sandbox_agencys_monitors_stay_due_and_enabled_and_take_no_place_in_the_limit(project, claim):
+    sandbox = Agency.objects.create(slug=SANDBOX_AGENCY[0], name=SANDBOX_AGENCY[1])
+    scratch = Project.objects.create(agency=sandbox, name="Clubhouse", apex_domain="clubhouse.test")
+    hidden = [monitor(scratch, name=str(i), next_due_at=T0 - timedelta(minutes=5 + i)) for i in range(3)]
+    watched = monitor(project, next_due_at=T0 - timedelta(seconds=5))
+
+    assert claim(now=T0, limit=1) == [Claim(watched.pk, T0 - timedelta(seconds=5), T0)]
+    assert claim(now=T0 + timedelta(hours=1)) == [Claim(watched.pk, T0 + timedelta(seconds=55),
+                                                        T0 + timedelta(hours=1))]
+    assert [(m.enabled, m.next_due_at) for m in Monitor.objects.filter(project=scratch).order_by("pk")] == [
+        (True, m.next_due_at) for m in hidden]
+
+
+@BOTH_PATHS
+def test_the_clis_scenario_projects_are_not_probed_but_the_demo_that_make_serve_seeds_is(db, claim, settings):
+    settings.SANDBOX_ENABLED = True
+    scratch = project_sync_from_scenario(load_scenario(SCENARIOS / "demo.yaml"))  # manage.py audit --scenario
+    call_command("seed_demo", stdout=StringIO())  # make serve
+    demo = Project.objects.get(agency__slug="northwind")
+
+    claimed = {c.monitor_id for c in claim(now=timezone.now() + timedelta(hours=2))}
+
+    assert scratch.agency.slug == SANDBOX_AGENCY[0]
+    assert claimed == set(demo.monitors.values_list("pk", flat=True))
+    assert len(claimed) == scratch.monitors.filter(enabled=True).count() == 4
 
 
 def test_a_monitor_far_behind_is_claimed_once_and_scheduled_from_now(project):

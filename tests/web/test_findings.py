@@ -165,7 +165,7 @@ def test_the_founder_reads_without_forms_or_internal_comments(client, world, fin
     assert "chase on Monday" not in html
     assert [(e.kind, e.text) for e in response.context["events"]] == [
         ("opened",
-         f"Audit #{finding.first_run_id}: fail: api.alpha.example.com: certificate expired 3 days ago"),
+         "Audit #1: fail: api.alpha.example.com: certificate expired 3 days ago"),
         ("comment", "We renew it this week."),
     ]
     assert "<form" not in html.split('<main class="wrap">')[1]

@@ -105,9 +105,11 @@ def test_a_consultant_of_an_agency_that_requires_it_sets_it_up_on_the_way_in(pag
     page.fill("#id_code", f"{totp(device.bin_key):06d}")
     page.click("main button[type=submit]")
 
-    page.wait_for_url(f"**{target}")
     assert page.locator(".msg.success").inner_text() == (
         "Two-factor sign-in is on: each sign-in now asks for a code from the app.")
+    assert page.locator("#codes code").count() == 10  # the recovery codes, shown this once
+    page.click("#codes-saved")
+    page.wait_for_url(f"**{target}")
     assert clean(page) == []
 
     # The next sign-in asks for a code after the password.

@@ -461,9 +461,9 @@ def test_a_mail_test_run_is_named_so_and_claims_nothing_about_the_launch(client,
     run.save()
     client.force_login(world.a.consultant)
     html = client.get(reverse("checks:run", args=[run.pk])).content.decode()
-    assert f"<h1>Mail test #{run.pk}</h1>" in html
+    assert "<h1>Mail test #1</h1>" in html  # the project's first run
     assert "This run tested only email.transactional." in html
     assert "Nothing blocks the launch" not in html and 'id="blockers-left"' not in html
     detail = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
-    assert f"<h2>Mail test #{run.pk}</h2>" in detail
-    assert f"See the result of mail test #{run.pk} →" in detail
+    assert "<h2>Mail test #1</h2>" in detail
+    assert "See the result of mail test #1 →" in detail

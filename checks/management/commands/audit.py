@@ -58,7 +58,7 @@ class Command(BaseCommand):
             if unmet is not None:
                 self._print_expectations(unmet)
         if run.state != AuditRun.State.DONE:
-            raise CommandError(f"audit #{run.pk} ended in state {run.state}: {run.error}")
+            raise CommandError(f"audit #{run.number} ended in state {run.state}: {run.error}")
         if unmet:
             # Named in the error too: stdout may be a JSON file or a test's buffer nobody prints.
             named = "; ".join(f"{i['check']} {i['target']}: {i['actual'] or 'no result'}" for i in unmet[:5])
@@ -80,6 +80,8 @@ class Command(BaseCommand):
         if run.state != AuditRun.State.DONE:
             return None
         document = handover_create(project=project, run=run)
+        # Named by the run's id, not its number: two projects can share an apex (a scenario
+        # audited here and the demo project), and one's "audit #1" must not overwrite the other's.
         target = Path(path) if path else Path(settings.HANDOVER_DIR) / (
             f"{project.apex_domain}-audit-{run.pk}.pdf"
         )
@@ -98,7 +100,7 @@ class Command(BaseCommand):
         summary = selectors.risk_summary(run)
         counts = summary["counts"]
         took = f"{run.duration_s:.1f} s" if run.duration_s is not None else "-"
-        write(f"Launch Ready audit #{run.pk} of {project.name} ({project.apex_domain}): "
+        write(f"Launch Ready audit #{run.number} of {project.name} ({project.apex_domain}): "
               f"{run.state} in {took}")
         write(", ".join(f"{counts[s]} {s}" for s in ("pass", "warn", "fail", "error", "skipped")))
         write(f"Blockers left: {summary['blockers']}\n")
@@ -144,6 +146,7 @@ def _as_json(run: AuditRun, pdf_path: Path | None) -> dict:
     return {
         "run": {
             "id": run.pk,
+            "number": run.number,  # the project's 1st, 2nd … run: what pages call "Audit #n"
             "project": {"id": run.project_id, "name": run.project.name, "apex": run.project.apex_domain},
             "state": run.state,
             "error": run.error or None,

@@ -38,14 +38,15 @@ class ProgressSerializer(serializers.Serializer):
 
 
 class AuditRunSerializer(serializers.ModelSerializer):
-    """An audit run without its results (lists)."""
+    """An audit run without its results (lists). ``id`` is the run's id in URLs; ``number``
+    counts the project's runs (1, 2, 3 …): what the pages call "Audit #n"."""
 
     project = serializers.IntegerField(source="project_id")
     label = serializers.CharField()
 
     class Meta:
         model = AuditRun
-        fields = ["id", "project", "label", "state", "quick", "check_ids", "planned_count", "error",
+        fields = ["id", "number", "project", "label", "state", "quick", "check_ids", "planned_count", "error",
                   "created_at", "started_at", "finished_at"]
 
 
@@ -65,6 +66,8 @@ class AuditStartSerializer(serializers.Serializer):
 
 class AuditStartedSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The run's id: poll GET /api/v1/audits/{id}/")
+    number = serializers.IntegerField(help_text="The run's number within its project (1, 2, 3 …), "
+                                                "as the pages show it: \"Audit #3\"")
     state = serializers.CharField()
     planned_count = serializers.IntegerField()
 

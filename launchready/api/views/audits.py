@@ -53,7 +53,7 @@ class ProjectAudits(ApiView):
         except INVALID_PROJECT as exc:
             raise ValidationError({"non_field_errors": [f"This project cannot be audited: {exc}"]}) from None
         audit_log.note(request, obj=run, summary=f"Started {run.label} of “{project.name}”")
-        body = {"id": run.pk, "state": run.state, "planned_count": run.planned_count}
+        body = {"id": run.pk, "number": run.number, "state": run.state, "planned_count": run.planned_count}
         location = reverse("api:audit-detail", args=[run.pk])
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
