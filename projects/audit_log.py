@@ -10,7 +10,8 @@ agency's scope, so a new page or API route is covered without a line of its own:
 - object: the URL's last integer argument (``finding_id=7`` → ``finding`` ``7``); for a route
   without one (``projects:create``), that of the URL it redirects to;
 - agency: the API key's; else the one that URL argument belongs to; else the signed-in
-  person's only staff agency (none, or several: not recorded);
+  person's only staff agency (none, or several: not recorded); an event of a person's own
+  account (``note_own``: two-factor on or off, recovery codes) goes to each of their agencies;
 - summary: the method and the path (``POST /projects/3/edit/``); the route pattern instead when
   the URL has a string argument (it may be a token).
 
@@ -59,6 +60,16 @@ class Note:
     object_type: str | None = None
     object_id: str | None = None
     summary: str | None = None
+    every_agency: bool = False  # a person's own event: one entry in each agency they belong to
+
+
+def note_own(request, *, action: str, summary: str) -> None:
+    """Note an event of the signed-in person's own account (two-factor on or off, a recovery
+    code spent): recorded once in every agency they belong to, whatever their role there, so
+    each agency's owners see it — a founder's, or a consultant's of several agencies, too."""
+    note(request, action=action, summary=summary)
+    request = getattr(request, "_request", request)
+    request._audit_note.every_agency = True
 
 
 def note(request, *, agency=None, action: str | None = None, obj=None, summary: str | None = None) -> None:
@@ -149,20 +160,26 @@ class AuditLogMiddleware:
         if not object_type and 300 <= response.status_code < 400:
             kwargs = _redirect_kwargs(response)
             object_type, object_id = _object(kwargs)
-        agency_id = (
-            noted.agency_id or (api_key.agency_id if api_key else None) or kwargs.get("agency_id")
-            or _agency_of(object_type, object_id) or _only_agency(user)
-        )
-        if agency_id is None:
-            return
+        if noted.every_agency:
+            agency_ids = sorted(set(Membership.objects.filter(user=user).values_list("agency_id", flat=True)))
+        else:
+            agency_id = (
+                noted.agency_id or (api_key.agency_id if api_key else None) or kwargs.get("agency_id")
+                or _agency_of(object_type, object_id) or _only_agency(user)
+            )
+            agency_ids = [agency_id] if agency_id is not None else []
         action = match.view_name if request.method == "POST" else f"{match.view_name} {request.method}"
-        AuditLogEntry.objects.create(
-            agency_id=agency_id, actor=user if user is not None and user.is_authenticated else None,
-            api_key=api_key, action=(noted.action or action)[:60],
-            object_type=(noted.object_type or object_type)[:60],
-            object_id=(noted.object_id or object_id)[:60],
-            summary=(noted.summary or f"{request.method} {_shown_path(request, match)}")[:MAX_SUMMARY_CHARS],
-            ip_address=client_ip(request),
+        summary = noted.summary or f"{request.method} {_shown_path(request, match)}"
+        AuditLogEntry.objects.bulk_create(
+            AuditLogEntry(
+                agency_id=agency_id, actor=user if user is not None and user.is_authenticated else None,
+                api_key=api_key, action=(noted.action or action)[:60],
+                object_type=(noted.object_type or object_type)[:60],
+                object_id=(noted.object_id or object_id)[:60],
+                summary=summary[:MAX_SUMMARY_CHARS],
+                ip_address=client_ip(request),
+            )
+            for agency_id in agency_ids
         )
 
 

@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
+from projects.otp_throttle import THROTTLE_FIELDS, try_locked
+
 CODE_COUNT = 10
 CODE_LENGTH = 10  # characters; 10 × log2(32) = 50 bits
 # Crockford's Base32 symbols (https://www.crockford.com/base32.html), lower case: no i, l, o
@@ -47,7 +49,6 @@ def new_code() -> str:
     return f"{text[:half]}-{text[half:]}"
 
 
-THROTTLE_FIELDS = ["throttling_failure_count", "throttling_failure_timestamp"]
 
 
 class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
@@ -75,6 +76,11 @@ class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
             self.codes.all().delete()
             RecoveryCode.objects.bulk_create(
                 RecoveryCode(device=self, code_sha256=code_sha256(code)) for code in codes)
+            # Wrong guesses at the old codes say nothing of the new ones, which only the app's
+            # code or a new set-up can make: without this, an attacker's weeks of wait would
+            # outlive the very remedies (new codes, an administrator's reset) meant to end them.
+            self.throttle_reset(commit=False)
+            self.save(update_fields=THROTTLE_FIELDS)
         return codes
 
     @property
@@ -82,23 +88,22 @@ class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
         """How many codes of the set are still unused (one query)."""
         return self.codes.count()
 
-    @sensitive_variables("token")
+    @sensitive_variables()  # every frame below holds the code in clear
     def verify_token(self, token) -> bool:
         """Whether ``token`` is one of the set's unused codes; the code is used up at once (its
         row deleted by a conditional DELETE: of two racing requests one wins). Refused without a
-        try while throttled; a wrong code makes the next wait longer, a right one resets it."""
-        allowed, _ = self.verify_is_allowed()
-        if not allowed:
-            return False
-        deleted, _ = RecoveryCode.objects.filter(device=self, code_sha256=code_sha256(token)).delete()
-        if deleted:
-            self.last_used_at = timezone.now()
-            self.throttle_reset(commit=False)
-            self.save(update_fields=["last_used_at", *THROTTLE_FIELDS])
-            return True
-        self.throttle_increment(commit=False)
-        self.save(update_fields=THROTTLE_FIELDS)
-        return False
+        try while throttled; a wrong code makes the next wait longer, a right one resets it.
+        Tries of one set run one at a time (its row locked), each seeing the failures counted
+        before it: parallel requests get no more guesses than sequential ones."""
+        def spend(locked: RecoveryCodeDevice) -> bool:
+            deleted, _ = RecoveryCode.objects.filter(device=locked, code_sha256=code_sha256(token)).delete()
+            if deleted:
+                locked.last_used_at = timezone.now()
+                locked.throttle_reset(commit=False)
+                locked.save(update_fields=["last_used_at", *THROTTLE_FIELDS])
+            return bool(deleted)
+
+        return try_locked(self, spend, copy=["last_used_at"])
 
 
 class RecoveryCode(models.Model):

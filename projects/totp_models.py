@@ -26,6 +26,7 @@ from django_otp.oath import TOTP
 from django_otp.util import random_hex
 
 from launchready import crypto
+from projects.otp_throttle import try_locked
 
 logger = logging.getLogger(__name__)
 
@@ -108,41 +109,37 @@ class EncryptedTOTPDevice(TimestampMixin, ThrottlingMixin, Device):
         """Seconds of the first wait after a wrong code (``OTP_TOTP_THROTTLE_FACTOR``, 1)."""
         return getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1)
 
-    @sensitive_variables("key")
+    @sensitive_variables()  # the code and the key, here and in check()
     def verify_token(self, token) -> bool:
         """Whether ``token`` (the code typed, int or digits) is the app's code now, within
         ``tolerance`` steps, at a step above ``last_t``. On success ``last_t`` (and the drift,
         with ``OTP_TOTP_SYNC``) move on and the throttle resets; on failure it grows. Refused
         without a try while throttled (``verify_is_allowed``) or when the key is unreadable.
 
-        ``last_t`` moves with a conditional UPDATE (only while still below the step just
-        matched), so two requests racing with the same code cannot both be accepted.
+        Tries of one device run one at a time (``otp_throttle.try_locked``: its row locked), so
+        parallel requests get no more guesses than sequential ones; ``last_t`` also moves with
+        a conditional UPDATE (only while still below the step just matched), so two requests
+        racing with the same code cannot both be accepted. A failure writes only the throttle's
+        columns: a full save could write back a key token rotate_secrets re-encrypted meanwhile.
         """
-        allowed, _ = self.verify_is_allowed()
-        if not allowed:
-            return False
-        try:
-            key = self.bin_key
-        except crypto.SecretDecryptionError:
-            # Not the user's mistake: no throttling, the page says what to do (key_readable).
-            logger.warning("TOTP device %s: the stored key cannot be decrypted", self.pk)
-            return False
-        try:
-            code = int(token)
-        except (TypeError, ValueError):
-            code = None
-        verified = False
-        if code is not None:
-            totp = TOTP(key, self.step, self.t0, self.digits, self.drift)
+        def check(locked: EncryptedTOTPDevice) -> bool | None:
+            try:
+                key = locked.bin_key
+            except crypto.SecretDecryptionError:
+                # Not the user's mistake: not counted, the page says what to do (key_readable).
+                logger.warning("TOTP device %s: the stored key cannot be decrypted", locked.pk)
+                return None
+            try:
+                code = int(token)
+            except (TypeError, ValueError):
+                return False
+            totp = TOTP(key, locked.step, locked.t0, locked.digits, locked.drift)
             totp.time = time.time()
-            if totp.verify(code, self.tolerance, self.last_t + 1):
-                verified = self._accept(totp.t(), totp.drift)
-        if not verified:
-            self.throttle_increment(commit=False)
-            # Only the throttle's columns: a full save could write back a key token that
-            # rotate_secrets re-encrypted meanwhile.
-            self.save(update_fields=["throttling_failure_count", "throttling_failure_timestamp"])
-        return verified
+            if not totp.verify(code, locked.tolerance, locked.last_t + 1):
+                return False
+            return locked._accept(totp.t(), totp.drift)
+
+        return try_locked(self, check, copy=["last_t", "drift", "last_used_at"])
 
     def _accept(self, t: int, drift: int) -> bool:
         """Record the code of step ``t`` as used; False when another request used it first."""

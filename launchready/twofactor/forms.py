@@ -19,10 +19,38 @@ class CodeForm(forms.Form):
     )
 
     def clean_code(self) -> str:
-        code = self.cleaned_data["code"].replace(" ", "").replace("-", "")
-        if len(code) != 6 or not code.isdigit():
-            raise forms.ValidationError("Enter the 6 digits the app shows.")
-        return code
+        return six_digits(self.cleaned_data["code"])
+
+
+def six_digits(typed: str) -> str:
+    """``typed`` without the spaces and dashes people put between groups; raises
+    ``ValidationError`` unless 6 digits remain."""
+    code = typed.replace(" ", "").replace("-", "")
+    if len(code) != 6 or not code.isdigit():
+        raise forms.ValidationError("Enter the 6 digits the app shows.")
+    return code
+
+
+class ReplaceForm(CodeForm):
+    """Moving to a new phone: the new app's code, and a code of the app on the current phone,
+    so an unlocked session alone cannot put a stranger's phone in (a session signed in with
+    a recovery code, the lost-phone path, uses ``CodeForm``)."""
+
+    current_code = forms.CharField(
+        label="Code from the app on your current phone", max_length=12,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9 -]*",
+                                      "autofocus": True}),
+        help_text="Lost it? Sign out, sign in with a recovery code, then come back here.",
+    )
+    field_order = ["current_code", "code"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].label = "Code from the app on the new phone"
+        self.fields["code"].widget.attrs.pop("autofocus", None)
+
+    def clean_current_code(self) -> str:
+        return six_digits(self.cleaned_data["current_code"])
 
 
 class RecoveryCodeForm(forms.Form):

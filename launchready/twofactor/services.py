@@ -108,6 +108,12 @@ def recovery_device(user) -> RecoveryCodeDevice | None:
     return RecoveryCodeDevice.objects.filter(user=user).first()
 
 
+def signed_in_with_recovery_code(user) -> bool:
+    """Whether ``user``'s session was verified with a recovery code (django-otp's
+    ``OTPMiddleware`` sets ``user.otp_device``), not the app."""
+    return isinstance(getattr(user, "otp_device", None), RecoveryCodeDevice)
+
+
 def recovery_codes_left(user) -> int:
     """How many unused recovery codes ``user`` holds (0 without a set)."""
     return RecoveryCodeDevice.objects.filter(user=user).aggregate(n=Count("codes"))["n"] or 0

@@ -15,11 +15,11 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from launchready.twofactor import services
-from launchready.twofactor.forms import CodeForm, RecoveryCodeForm
+from launchready.twofactor.forms import CodeForm, RecoveryCodeForm, ReplaceForm
 from projects import access, audit_log
 from projects.recovery_models import CODE_COUNT
 
@@ -87,36 +87,46 @@ def _overview(request: HttpRequest, *, status: int = 200) -> HttpResponse:
 def enroll(request: HttpRequest) -> HttpResponse:
     """Set up (or replace) the authenticator app: a QR code and the key to type, confirmed
     with a code. A user who already has a device reaches this page only with a verified
-    session (the middleware sends them to verify first)."""
+    session (the middleware sends them to verify first), and replaces it only with a code of
+    the current app too — unless this session signed in with a recovery code (the phone is
+    lost)."""
     device = services.pending_device(request.user)
-    form = CodeForm(request.POST or None)
+    current = services.confirmed_device(request.user)
+    needs_current = current is not None and not services.signed_in_with_recovery_code(request.user)
+    form = (ReplaceForm if needs_current else CodeForm)(request.POST or None)
     if request.method == "POST" and form.is_valid():
         refusal = _refusal(device)
-        first_device = services.confirmed_device(request.user) is None
-        if refusal is None and services.confirm(device, form.cleaned_data["code"]):
+        current_error = None
+        if needs_current and refusal is None:
+            current_error = _try_code(current, form.cleaned_data["current_code"])
+        if current_error is not None:
+            form.add_error("current_code", current_error)
+        elif refusal is None and services.confirm(device, form.cleaned_data["code"]):
             django_otp.login(request, device)
             request.session.cycle_key()  # a new session id for the now stronger sign-in
-            audit_log.note(request, action="user.two_factor_on",
-                           summary=f"{request.user.get_username()} turned on two-factor sign-in")
+            audit_log.note_own(request, action="user.two_factor_on",
+                               summary=f"{request.user.get_username()} turned on two-factor sign-in")
             messages.success(request, "Two-factor sign-in is on: each sign-in now asks for a code "
                                       "from the app.")
             next_url = _next_url(request, reverse("twofactor:overview"))
             # A first set-up (or one after an administrator's reset) gets new recovery codes:
             # old ones may be as lost as the phone. Moving to a new phone keeps the codes held.
-            if first_device or not services.recovery_codes_left(request.user):
+            if current is None or not services.recovery_codes_left(request.user):
                 return _show_codes(request, services.recovery_codes_replace(request.user), next_url)
             return redirect(next_url)
-        form.add_error("code", refusal or WRONG_CODE)
+        else:
+            form.add_error("code", refusal or WRONG_CODE)
     # 400 for a refused code: nothing changed (the audit log records answers below 400).
     return render(request, "twofactor/enroll.html", {
         "form": form, "qr_svg": services.qr_svg(device), "secret": services.secret_text(device),
         "required_by": services.requiring_agencies(request.user),
-        "replacing": services.confirmed_device(request.user) is not None,
+        "replacing": current is not None, "needs_current": needs_current,
         "next": _next_url(request, ""),
     }, status=400 if form.errors else 200)
 
 
 @never_cache
+@sensitive_post_parameters("recovery_code")  # starred in error reports: an unspent code lasts
 @login_required
 def verify(request: HttpRequest) -> HttpResponse:
     """The step after the password for a user with a device: the session counts as signed in
@@ -137,9 +147,9 @@ def verify(request: HttpRequest) -> HttpResponse:
         error = _try_recovery_code(recovery, recovery_form.cleaned_data["recovery_code"])
         if error is None:
             left = services.recovery_codes_left(request.user)
-            audit_log.note(request, action="user.recovery_code_used",
-                           summary=f"{request.user.get_username()} signed in with a recovery code "
-                                   f"({left} left)")
+            audit_log.note_own(request, action="user.recovery_code_used",
+                               summary=f"{request.user.get_username()} signed in with a recovery code "
+                                       f"({left} left)")
             messages.warning(request, _after_recovery(left))
             return _signed_in(request, recovery)
         recovery_form.add_error("recovery_code", error)
@@ -156,6 +166,7 @@ def _signed_in(request: HttpRequest, device) -> HttpResponse:
     return redirect(_next_url(request, reverse("projects:list")))
 
 
+@sensitive_variables()  # the code in clear, here and in every frame below
 def _try_recovery_code(device, code: str) -> str | None:
     """Try recovery ``code`` on the user's set (None when they have none); the error to show,
     or None if accepted (the code is then used up)."""
@@ -176,6 +187,7 @@ def _after_recovery(left: int) -> str:
             "then make new recovery codes.")
 
 
+@sensitive_variables("codes")
 def _show_codes(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:
     """The page that shows ``codes`` in full, this once (never cached: see the callers)."""
     return render(request, "twofactor/recovery_codes.html", {"codes": codes, "next": next_url})
@@ -198,8 +210,8 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"No new recovery codes were made. {error}")
         return _overview(request, status=400)
     codes = services.recovery_codes_replace(request.user)
-    audit_log.note(request, action="user.recovery_codes_new",
-                   summary=f"{request.user.get_username()} made new recovery codes")
+    audit_log.note_own(request, action="user.recovery_codes_new",
+                       summary=f"{request.user.get_username()} made new recovery codes")
     return _show_codes(request, codes, reverse("twofactor:overview"))
 
 
@@ -222,8 +234,8 @@ def disable(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Two-factor sign-in is still on. {error}")
         return _overview(request, status=400)
     services.disable(request.user)
-    audit_log.note(request, action="user.two_factor_off",
-                   summary=f"{request.user.get_username()} turned off two-factor sign-in")
+    audit_log.note_own(request, action="user.two_factor_off",
+                       summary=f"{request.user.get_username()} turned off two-factor sign-in")
     request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
     messages.success(request, "Two-factor sign-in is off.")
     return redirect("twofactor:overview")

@@ -182,15 +182,51 @@ def test_moving_to_a_new_phone_keeps_the_codes(client, world):
     user = world.a.consultant
     codes = first_set_up(client, user)
 
+    old = EncryptedTOTPDevice.objects.get(user=user, confirmed=True)
+
     client.get(reverse("twofactor:enroll"))
     pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
-    moved = client.post(reverse("twofactor:enroll"), {"code": code(pending)})
+    moved = client.post(reverse("twofactor:enroll"), {"code": code(pending), "current_code": code(old, 1)})
 
     assert moved["Location"] == reverse("twofactor:overview")
     assert RecoveryCode.objects.filter(device__user=user).count() == 10
     held_at_verify(client, user)
     assert client.post(reverse("twofactor:verify"), {"recovery_code": codes[9]})["Location"] == reverse(
         "projects:list")
+
+
+def test_moving_to_a_new_phone_needs_the_current_phones_code(client, world):
+    user = world.a.consultant
+    first_set_up(client, user)
+    old = EncryptedTOTPDevice.objects.get(user=user, confirmed=True)
+    page = client.get(reverse("twofactor:enroll"))
+    assert list(page.context["form"].fields) == ["current_code", "code"]
+    pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
+
+    without = client.post(reverse("twofactor:enroll"), {"code": code(pending)})
+    wrong = client.post(reverse("twofactor:enroll"), {"code": code(pending), "current_code": wrong_code(old)})
+
+    assert without.status_code == wrong.status_code == 400
+    assert without.context["form"].errors == {"current_code": ["This field is required."]}
+    assert wrong.context["form"].errors == {"current_code": [
+        "That code is not right. Check the phone's clock and enter the code shown now."]}
+    assert EncryptedTOTPDevice.objects.get(user=user, confirmed=True).pk == old.pk
+
+
+def test_a_session_signed_in_with_a_recovery_code_moves_to_a_new_phone_without_the_lost_one(client, world):
+    user = world.a.consultant
+    codes = first_set_up(client, user)
+    held_at_verify(client, user)
+    client.post(reverse("twofactor:verify"), {"recovery_code": codes[0]})
+
+    page = client.get(reverse("twofactor:enroll"))
+    assert list(page.context["form"].fields) == ["code"]
+    pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
+    moved = client.post(reverse("twofactor:enroll"), {"code": code(pending)})
+
+    assert moved["Location"] == reverse("twofactor:overview")
+    assert EncryptedTOTPDevice.objects.get(user=user, confirmed=True).pk == pending.pk
+    assert RecoveryCode.objects.filter(device__user=user).count() == 9
 
 
 def test_a_set_up_after_an_administrators_reset_makes_new_codes(client, world):

@@ -96,7 +96,7 @@ def test_setting_up_again_replaces_the_old_phone(client, world):
 
     client.get(reverse("twofactor:enroll"))
     new = EncryptedTOTPDevice.objects.get(user=world.a.consultant, confirmed=False)
-    client.post(reverse("twofactor:enroll"), {"code": code(new)})
+    client.post(reverse("twofactor:enroll"), {"code": code(new), "current_code": code(old, 1)})
 
     devices = EncryptedTOTPDevice.objects.filter(user=world.a.consultant)
     assert list(devices.values_list("pk", "confirmed")) == [(new.pk, True)]
