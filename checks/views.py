@@ -45,7 +45,7 @@ def send_test_mails(request, project_id: int):
         pending = project.runs.filter(state__in=[AuditRun.State.QUEUED, AuditRun.State.RUNNING],
                                       check_ids=TEST_MAIL_CHECKS).first()
         if pending is not None:
-            messages.info(request, f"Test mails are already being sent (run #{pending.pk}).")
+            messages.info(request, f"Test mails are already being sent ({pending.label}).")
             return redirect("projects:detail", project_id=project.pk)
         try:
             problem = project.smtp_settings(secrets=True).problem

@@ -32,9 +32,13 @@ from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
 from projects.models import Agency, Membership
+from projects.services import SANDBOX_AGENCY
 
 SALT = "launchready.signup.confirm"
 SLUG_MAX_CHARS = 50
+# Slugs no sign-up gets: ``sandbox`` is the CLI's agency, whose projects the monitor scheduler
+# never probes and ``manage.py audit --scenario`` syncs into (projects.services).
+RESERVED_SLUGS = frozenset({SANDBOX_AGENCY[0]})
 
 
 class SignupMailNotSent(Exception):
@@ -128,10 +132,11 @@ def sign_up(*, agency_name: str, email: str, password: str) -> None:
 
 
 def unique_slug(name: str) -> str:
-    """``slugify(name)`` (``agency`` when empty), with ``-2``, ``-3``… until unused."""
+    """``slugify(name)`` (``agency`` when empty), with ``-2``, ``-3``… until unused and not
+    reserved (``RESERVED_SLUGS``: "Sandbox" signs up as ``sandbox-2``)."""
     base = (slugify(name) or "agency")[: SLUG_MAX_CHARS - 4]
     slug, n = base, 1
-    while Agency.objects.filter(slug=slug).exists():
+    while slug in RESERVED_SLUGS or Agency.objects.filter(slug=slug).exists():
         n += 1
         slug = f"{base}-{n}"
     return slug
