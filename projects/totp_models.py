@@ -141,6 +141,19 @@ class EncryptedTOTPDevice(TimestampMixin, ThrottlingMixin, Device):
 
         return try_locked(self, check, copy=["last_t", "drift", "last_used_at"])
 
+    @sensitive_variables("key")
+    def is_spent(self, token) -> bool:
+        """Whether ``token`` is the app's code of a step already used (at or below ``last_t``,
+        within ``tolerance``): a replay (RFC 6238 §5.2 refuses it), not a wrong code. Only
+        tells the page which message to show; it accepts nothing and counts nothing."""
+        try:
+            key, code = self.bin_key, int(token)
+        except (crypto.SecretDecryptionError, TypeError, ValueError):
+            return False
+        totp = TOTP(key, self.step, self.t0, self.digits, self.drift)
+        totp.time = time.time()
+        return totp.verify(code, self.tolerance, 0) and totp.t() <= self.last_t
+
     def _accept(self, t: int, drift: int) -> bool:
         """Record the code of step ``t`` as used; False when another request used it first."""
         if getattr(settings, "OTP_TOTP_SYNC", True):

@@ -34,6 +34,8 @@ class TwoFactorMiddleware:
         if user.is_authenticated and not user.is_verified():
             # CurrentAgencyMiddleware (before this one) loaded every membership with its agency.
             target = self._target(user, getattr(request, "memberships", None))
+            # Half signed in: the pages left open show no menu of pages that would send back here.
+            request.two_factor_pending = target is not None
             if target is not None and request.path_info not in self._open_paths(target):
                 if request.path_info.startswith(API_PREFIX):  # a program: JSON it can read, not a page
                     return JsonResponse({"detail": f"Finish two-factor sign-in first: {reverse(target)}"},

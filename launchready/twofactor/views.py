@@ -5,6 +5,8 @@ once."""
 
 from __future__ import annotations
 
+import json
+
 import django_otp
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
+from launchready import crypto
 from launchready.twofactor import services
 from launchready.twofactor.forms import CodeForm, RecoveryCodeForm, ReplaceForm
 from projects import access, audit_log
@@ -26,7 +29,12 @@ from projects.recovery_models import CODE_COUNT
 WRONG_CODE = "That code is not right. Check the phone's clock and enter the code shown now."
 BAD_SHAPE = "Enter the 6 digits the app shows."
 SLOW_DOWN = "Too many wrong codes: wait a few seconds, then enter the code shown now."
-WRONG_RECOVERY_CODE = "That recovery code is not right, or it was used already."
+CODES_SESSION_KEY = "twofactor_codes_to_show"  # a Fernet token, popped by the page that shows them
+CODE_SPENT = "That code was just used. Wait for the app's next code (a new one every 30 s) and enter it."
+LOOKS_LIKE_RECOVERY = ("That looks like a recovery code: open “Lost the phone? Use a recovery code” below "
+                       "and enter it there.")
+WRONG_RECOVERY_CODE = ("That recovery code is not right: it may have been used already, or replaced by "
+                       "newer codes.")
 SLOW_DOWN_RECOVERY = "Too many wrong recovery codes: wait a few seconds, then try again."
 KEY_UNREADABLE = ("This server can no longer read the key of your authenticator app (its encryption "
                   "keys were changed), so no code can be checked. Ask an administrator to reset "
@@ -54,11 +62,15 @@ def _refusal(device) -> str | None:
 
 
 def _try_code(device, code: str) -> str | None:
-    """Try ``code`` on ``device`` (a confirmed one); the error to show, or None if accepted."""
+    """Try ``code`` on ``device`` (a confirmed one); the error to show, or None if accepted.
+    A code already used (signing in, then at once another page asking for one) is told
+    apart from a wrong one: the person waits for the next, not checks the phone's clock."""
     refusal = _refusal(device)
     if refusal is not None:
         return refusal
-    return None if device.verify_token(code) else WRONG_CODE
+    if device.verify_token(code):
+        return None
+    return CODE_SPENT if device.is_spent(code) else WRONG_CODE
 
 
 @login_required
@@ -104,15 +116,14 @@ def enroll(request: HttpRequest) -> HttpResponse:
         elif refusal is None and services.confirm(device, form.cleaned_data["code"]):
             django_otp.login(request, device)
             request.session.cycle_key()  # a new session id for the now stronger sign-in
-            audit_log.note_own(request, action="user.two_factor_on",
-                               summary=f"{request.user.get_username()} turned on two-factor sign-in")
-            messages.success(request, "Two-factor sign-in is on: each sign-in now asks for a code "
-                                      "from the app.")
+            _note_set_up(request, moved=current is not None)
             next_url = _next_url(request, reverse("twofactor:overview"))
             # A first set-up (or one after an administrator's reset) gets new recovery codes:
             # old ones may be as lost as the phone. Moving to a new phone keeps the codes held.
             if current is None or not services.recovery_codes_left(request.user):
-                return _show_codes(request, services.recovery_codes_replace(request.user), next_url)
+                had_codes = services.recovery_device(request.user) is not None
+                codes = services.recovery_codes_replace(request.user)
+                return _show_codes(request, codes, next_url, replaced=had_codes)
             return redirect(next_url)
         else:
             form.add_error("code", refusal or WRONG_CODE)
@@ -142,6 +153,8 @@ def verify(request: HttpRequest) -> HttpResponse:
         if error is None:
             return _signed_in(request, device)
         form.add_error("code", error)
+    elif form.is_bound and RecoveryCodeForm({"recovery_code": request.POST.get("code", "")}).is_valid():
+        form.errors["code"] = form.error_class([LOOKS_LIKE_RECOVERY])
     if recovery_form.is_bound and recovery_form.is_valid():
         recovery = services.recovery_device(request.user)
         error = _try_recovery_code(recovery, recovery_form.cleaned_data["recovery_code"])
@@ -157,6 +170,19 @@ def verify(request: HttpRequest) -> HttpResponse:
         "form": form, "recovery_form": recovery_form, "with_recovery": with_recovery,
         "next": _next_url(request, ""),
     }, status=400 if form.errors or recovery_form.errors else 200)
+
+
+def _note_set_up(request: HttpRequest, *, moved: bool) -> None:
+    """The message and the audit-log entry of a confirmed set-up: a first one, or a move."""
+    name = request.user.get_username()
+    if moved:
+        audit_log.note_own(request, action="user.two_factor_moved",
+                           summary=f"{name} moved two-factor sign-in to a new phone")
+        messages.success(request, "Moved to the new phone: its app's codes sign you in now, the old "
+                                  "phone's no longer do.")
+        return
+    audit_log.note_own(request, action="user.two_factor_on", summary=f"{name} turned on two-factor sign-in")
+    messages.success(request, "Two-factor sign-in is on: each sign-in now asks for a code from the app.")
 
 
 def _signed_in(request: HttpRequest, device) -> HttpResponse:
@@ -181,26 +207,48 @@ def _try_recovery_code(device, code: str) -> str | None:
 def _after_recovery(left: int) -> str:
     """What a user signed in with a recovery code reads next: set up the app again, and how
     many codes remain."""
-    remaining = "no recovery code left" if not left else f"{left} recovery code{pluralize(left)} left"
+    remaining = "no recovery codes left" if not left else f"{left} recovery code{pluralize(left)} left"
     return (f"Signed in with a recovery code: that code no longer works, and you have {remaining}. "
             "If the phone is lost, set up the app on a new one now (Security → Move to a new phone), "
             "then make new recovery codes.")
 
 
-@sensitive_variables("codes")
-def _show_codes(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:
-    """The page that shows ``codes`` in full, this once (never cached: see the callers)."""
-    return render(request, "twofactor/recovery_codes.html", {"codes": codes, "next": next_url})
+@sensitive_variables("codes", "shown")
+def _show_codes(request: HttpRequest, codes: list[str], next_url: str, *, replaced: bool) -> HttpResponse:
+    """Send the browser to the page that shows ``codes`` once (Post/Redirect/Get: a reload
+    must not send the form again, which would make other codes or report a spent app code
+    as wrong). Until that page is opened the codes wait in the session as a Fernet token
+    (``launchready.crypto``), never in clear."""
+    shown = json.dumps({"codes": codes, "next": next_url, "replaced": replaced})
+    request.session[CODES_SESSION_KEY] = crypto.encrypt(shown)
+    return redirect("twofactor:recovery_codes")
+
+
+@sensitive_variables("shown")
+def _codes_page(request: HttpRequest) -> HttpResponse:
+    """The codes waiting in the session, shown and forgotten; without any (a reload, a
+    bookmark), the security page says where new ones are made."""
+    token = request.session.pop(CODES_SESSION_KEY, None)
+    try:
+        shown = json.loads(crypto.decrypt(token)) if token else None
+    except crypto.SecretDecryptionError:
+        shown = None
+    if shown is None:
+        messages.info(request, "Recovery codes are shown once, just after they are made. If you did not "
+                               "save them, make new ones below: the old ones then stop working.")
+        return redirect(reverse("twofactor:overview") + "#recovery")
+    return render(request, "twofactor/recovery_codes.html", shown)
 
 
 @never_cache  # the answer shows the new codes in clear
 @sensitive_variables("codes")
-@require_POST
 @login_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
-    """Make new recovery codes (the old ones stop working) and show them once. Asks for a
-    current code from the app, as turning two-factor off does: a stolen unlocked session alone
-    must not mint itself a way back in."""
+    """GET: the codes just made, this once. POST: make new recovery codes (the old ones stop
+    working) and go show them. Asks for a current code from the app, as turning two-factor
+    off does: a stolen unlocked session alone must not mint itself a way back in."""
+    if request.method != "POST":
+        return _codes_page(request)
     device = services.confirmed_device(request.user)
     if device is None:
         return redirect("twofactor:overview")
@@ -212,7 +260,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     codes = services.recovery_codes_replace(request.user)
     audit_log.note_own(request, action="user.recovery_codes_new",
                        summary=f"{request.user.get_username()} made new recovery codes")
-    return _show_codes(request, codes, reverse("twofactor:overview"))
+    return _show_codes(request, codes, reverse("twofactor:overview"), replaced=True)
 
 
 @require_POST

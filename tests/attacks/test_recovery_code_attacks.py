@@ -30,7 +30,7 @@ from tests.web.test_signin_twofactor import code, device_for, sign_in, wrong_cod
 pytestmark = pytest.mark.django_db
 
 VERIFY = "twofactor:verify"
-WRONG = "That recovery code is not right, or it was used already."
+WRONG = "That recovery code is not right: it may have been used already, or replaced by newer codes."
 SLOW = "Too many wrong recovery codes: wait a few seconds, then try again."
 SHAPE = "A recovery code is 10 letters and digits, e.g. 7k2mq-x9d4f."
 NOT_A_CODE = "zzzzz-zzzzz"  # right shape; 1 chance in 2**50 of being one of ten codes
@@ -236,7 +236,7 @@ def test_new_codes_made_after_a_hammering_work_at_once(client, world):
     sign_in(attacker, user.get_username())
     hammer(attacker, user, 20)
 
-    made = client.post(reverse("twofactor:recovery_codes"), {"code": new_app_code(user)})
+    made = client.post(reverse("twofactor:recovery_codes"), {"code": new_app_code(user)}, follow=True)
     new = made.context["codes"]
     held_at_verify(client, user)
 
@@ -292,7 +292,7 @@ def test_a_stolen_unlocked_session_cannot_mint_recovery_codes_through_a_new_phon
     client.post(reverse("twofactor:enroll"), {"code": code(thief_phone)})
     thief_phone.refresh_from_db()
     now = totp(thief_phone.bin_key, step=thief_phone.step, t0=thief_phone.t0, digits=6, drift=1)
-    made = client.post(reverse("twofactor:recovery_codes"), {"code": f"{now:06d}"})
+    made = client.post(reverse("twofactor:recovery_codes"), {"code": f"{now:06d}"}, follow=True)
 
     assert made.status_code == 400
 
@@ -308,12 +308,14 @@ def test_a_password_only_session_cannot_reach_the_new_route(client, world):
     assert not AuditLogEntry.objects.filter(action="user.recovery_codes_new").exists()
 
 
-def test_the_new_route_refuses_get_anonymous_and_forged_posts(client, world):
+def test_the_new_route_makes_nothing_on_get_anonymous_or_forged_posts(client, world):
     user = world.a.consultant
     first_set_up(client, user)
     before = set(RecoveryCode.objects.values_list("code_sha256", flat=True))
 
-    assert client.get(reverse("twofactor:recovery_codes")).status_code == 405
+    # A GET only shows codes waiting in the session (none now): it makes none.
+    shown = client.get(reverse("twofactor:recovery_codes"))
+    assert shown["Location"] == reverse("twofactor:overview") + "#recovery"
     anonymous = Client().post(reverse("twofactor:recovery_codes"), {"code": new_app_code(user)})
     assert anonymous["Location"].startswith(reverse("login"))
     forged = Client(enforce_csrf_checks=True)
@@ -327,7 +329,8 @@ def test_a_founder_makes_only_their_own_codes(client, world):
     founder_codes = first_set_up(client, world.a.founder)
     other = first_set_up(Client(), world.b.owner)
 
-    made = client.post(reverse("twofactor:recovery_codes"), {"code": new_app_code(world.a.founder)})
+    made = client.post(reverse("twofactor:recovery_codes"), {"code": new_app_code(world.a.founder)},
+                       follow=True)
 
     assert made.status_code == 200 and not set(made.context["codes"]) & set(founder_codes)
     assert RecoveryCode.objects.filter(device__user=world.b.owner).count() == 10
@@ -343,7 +346,7 @@ def test_codes_reach_no_log_session_audit_entry_or_message(client, world, caplog
     caplog.set_level(logging.DEBUG)
     codes = first_set_up(client, user)
     sessions = [dict(client.session)]
-    made = client.post(reverse("twofactor:recovery_codes"), {"code": new_app_code(user)})
+    made = client.post(reverse("twofactor:recovery_codes"), {"code": new_app_code(user)}, follow=True)
     codes += made.context["codes"]
     sessions.append(dict(client.session))
     held_at_verify(client, user)
@@ -416,7 +419,7 @@ def test_the_continue_link_of_the_codes_page_stays_in_the_panel(client, world, t
     client.get(reverse("twofactor:enroll"), {"next": target})
     pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
 
-    page = client.post(reverse("twofactor:enroll"), {"code": code(pending), "next": target})
+    page = client.post(reverse("twofactor:enroll"), {"code": code(pending), "next": target}, follow=True)
 
     assert page.context["next"] == reverse("twofactor:overview")
     assert f'href="{reverse("twofactor:overview")}" id="codes-saved"' in page.content.decode()
@@ -429,7 +432,7 @@ def test_the_continue_link_keeps_a_page_of_the_panel(client, world):
     pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
     target = reverse("projects:detail", args=[world.a.project.pk])
 
-    page = client.post(reverse("twofactor:enroll"), {"code": code(pending), "next": target})
+    page = client.post(reverse("twofactor:enroll"), {"code": code(pending), "next": target}, follow=True)
 
     assert page.context["next"] == target
 

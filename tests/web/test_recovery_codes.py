@@ -24,7 +24,7 @@ def first_set_up(client, user) -> list[str]:
     client.force_login(user)
     client.get(reverse("twofactor:enroll"))
     pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
-    page = client.post(reverse("twofactor:enroll"), {"code": code(pending)})
+    page = client.post(reverse("twofactor:enroll"), {"code": code(pending)}, follow=True)
     assert page.status_code == 200
     return page.context["codes"]
 
@@ -55,7 +55,7 @@ def test_the_codes_page_is_never_cached(client, world):
     client.get(reverse("twofactor:enroll"))
     pending = EncryptedTOTPDevice.objects.get(user=world.a.consultant, confirmed=False)
 
-    page = client.post(reverse("twofactor:enroll"), {"code": code(pending)})
+    page = client.post(reverse("twofactor:enroll"), {"code": code(pending)}, follow=True)
 
     assert page["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
 
@@ -82,7 +82,7 @@ def test_a_recovery_code_signs_in_once_in_place_of_the_app(client, world):
     again = client.post(reverse("twofactor:verify"), {"recovery_code": codes[3]})
     assert again.status_code == 400
     assert again.context["recovery_form"].errors == {"recovery_code": [
-        "That recovery code is not right, or it was used already."]}
+        "That recovery code is not right: it may have been used already, or replaced by newer codes."]}
     assert RecoveryCode.objects.filter(device__user=user).count() == 9
 
 
@@ -164,7 +164,8 @@ def test_new_codes_need_a_current_app_code_and_replace_the_old_ones(client, worl
         "shown now."]
     device.throttle_reset()
 
-    made = client.post(reverse("twofactor:recovery_codes"), {"code": code(device, steps_ahead=1)})
+    made = client.post(reverse("twofactor:recovery_codes"), {"code": code(device, steps_ahead=1)},
+                       follow=True)
 
     assert made.status_code == 200
     assert made["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
@@ -282,3 +283,90 @@ def test_a_user_holding_only_a_device_made_before_codes_existed_is_told_none_are
     html = client.get(reverse("twofactor:overview")).content.decode()
 
     assert "No recovery code left" in html
+
+
+def test_a_reload_of_the_codes_page_shows_no_codes_and_makes_none(client, world):
+    user = world.a.consultant
+    codes = first_set_up(client, user)  # the POST answered 302 to the page, which showed them
+
+    again = client.get(reverse("twofactor:recovery_codes"))
+
+    assert again["Location"] == reverse("twofactor:overview") + "#recovery"
+    overview = client.get(again["Location"])
+    assert [str(m) for m in overview.context["messages"]] == [
+        "Recovery codes are shown once, just after they are made. If you did not save them, make new ones "
+        "below: the old ones then stop working."]
+    kept = set(RecoveryCode.objects.filter(device__user=user).values_list("code_sha256", flat=True))
+    assert kept == {code_sha256(c) for c in codes}
+    assert "twofactor_codes_to_show" not in client.session
+
+
+def test_the_codes_wait_for_their_page_encrypted_not_in_clear(client, world):
+    user = world.a.consultant
+    client.force_login(user)
+    client.get(reverse("twofactor:enroll"))
+    pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
+
+    posted = client.post(reverse("twofactor:enroll"), {"code": code(pending)})
+
+    assert posted["Location"] == reverse("twofactor:recovery_codes")
+    token = client.session["twofactor_codes_to_show"]
+    shown = client.get(posted["Location"]).context["codes"]
+    assert token.startswith("gAAAAA") and not any(c in token for c in shown)  # a Fernet token
+
+
+def test_a_code_just_used_is_told_apart_from_a_wrong_one(client, world):
+    user = world.a.consultant
+    device = device_for(user)
+    sign_in(client, "consultant-a")
+    used = code(device)
+    client.post(reverse("twofactor:verify"), {"code": used})
+
+    # At once to Security → Move to a new phone, with the code still on the screen.
+    client.get(reverse("twofactor:enroll"))
+    pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post(reverse("twofactor:enroll"), {"code": code(pending), "current_code": used})
+
+    assert response.context["form"].errors == {"current_code": [
+        "That code was just used. Wait for the app's next code (a new one every 30 s) and enter it."]}
+
+
+def test_a_recovery_code_typed_in_the_apps_box_is_pointed_to_its_own(client, world):
+    user = world.a.consultant
+    codes = first_set_up(client, user)
+    held_at_verify(client, user)
+
+    response = client.post(reverse("twofactor:verify"), {"code": codes[0]})
+
+    assert response.context["form"].errors == {"code": [
+        "That looks like a recovery code: open “Lost the phone? Use a recovery code” below and enter it "
+        "there."]}
+    assert RecoveryCode.objects.filter(device__user=user).count() == 10
+
+
+def test_moving_to_a_new_phone_says_so_in_the_page_and_the_audit_log(client, world):
+    user = world.a.consultant
+    first_set_up(client, user)
+    old = EncryptedTOTPDevice.objects.get(user=user, confirmed=True)
+    page = client.get(reverse("twofactor:enroll"))
+    assert "Move to this phone</button>" in page.content.decode()
+    pending = EncryptedTOTPDevice.objects.get(user=user, confirmed=False)
+
+    moved = client.post(reverse("twofactor:enroll"), {"code": code(pending), "current_code": code(old, 1)},
+                        follow=True)
+
+    assert [str(m) for m in moved.context["messages"]] == [
+        "Moved to the new phone: its app's codes sign you in now, the old phone's no longer do."]
+    entry = AuditLogEntry.objects.get(action="user.two_factor_moved")
+    assert entry.summary == "consultant-a moved two-factor sign-in to a new phone"
+
+
+def test_the_menu_is_hidden_while_the_code_is_asked(client, world):
+    user = world.a.consultant
+    first_set_up(client, user)
+    held_at_verify(client, user)
+
+    html = client.get(reverse("twofactor:verify")).content.decode()
+
+    nav = html.split('<nav class="nav"')[1].split("</nav>")[0]
+    assert ">Projects<" not in nav and ">Security<" not in nav and "Log out" in nav

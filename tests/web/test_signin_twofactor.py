@@ -67,7 +67,7 @@ def test_setting_up_shows_a_qr_code_and_the_key_and_confirms_with_a_code(client,
         "That code is not right. Check the phone's clock and enter the code shown now."]}
 
     device.throttle_reset()  # a second later, as a person would type again
-    done = client.post(reverse("twofactor:enroll"), {"code": code(device)})
+    done = client.post(reverse("twofactor:enroll"), {"code": code(device)}, follow=True)
 
     # A first set-up shows the recovery codes once (tests/web/test_recovery_codes.py), then
     # goes on to where it was going.
@@ -274,7 +274,8 @@ def test_staff_without_a_device_are_sent_to_set_it_up_before_anything_else(clien
             in enroll.content.decode())
 
     device = EncryptedTOTPDevice.objects.get(user=world.a.consultant)
-    done = client.post(reverse("twofactor:enroll"), {"code": code(device), "next": project_url(world.a)})
+    done = client.post(reverse("twofactor:enroll"), {"code": code(device), "next": project_url(world.a)},
+                       follow=True)
 
     assert done.context["next"] == project_url(world.a)  # after the recovery codes are shown
     assert client.get(project_url(world.a)).status_code == 200
