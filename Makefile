@@ -32,7 +32,7 @@ test: $(VENV)/.installed
 # monitor_loop probes the monitors meanwhile (Celery beat and a worker do it with Redis).
 serve: $(VENV)/.installed
 	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate -v0
-	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py seed_demo
+	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py seed_demo --port $(PORT)
 	@# Monitors are probed by monitor_loop beside the server (no Celery here); it stops with it.
 	@env -u DATABASE_URL -u REDIS_URL sh -c '$(PY) manage.py monitor_loop & loop=$$!; \
 		trap "kill $$loop 2>/dev/null" EXIT INT TERM; $(PY) manage.py runserver 127.0.0.1:$(PORT)'

@@ -28,7 +28,7 @@ from checks.models import AuditRun, CheckResult
 from checks.selectors import latest_finished_run, latest_mail_test, risk_list, untested
 from handover.models import HandoverDocument
 from handover.record_context import record_context, withheld
-from launchready.charts import BarSeries, Chart, stacked_bar_chart
+from launchready.charts import BarSeries, Chart, day_label, stacked_bar_chart
 from projects.models import Finding, Project
 
 # Lists lifted from evidence are capped so one odd record cannot fill pages.
@@ -258,8 +258,10 @@ def risk_history_chart(project: Project, *, until: AuditRun | None = None,
     layers = [BarSeries(impact, [counts.get((r.pk, impact), 0) for r in runs], label, colour, pattern)
               for impact, label, colour, pattern in IMPACT_LAYERS]
     return stacked_bar_chart(
-        "Open risks per audit", moments, layers, chart_id="risk-history", narrow=narrow,
-        category_noun="audit",
+        "Open risks per audit", [f"#{r.number} · {day_label(m)}" for r, m in zip(runs, moments, strict=True)],
+        layers, chart_id="risk-history", narrow=narrow,
+        # Two audits of one day differ by their number; the date joins it where the bars leave room.
+        category_noun="audit", compact_labels=[f"#{r.number}" for r in runs],
         category_labels=[f"#{r.number}, {m.day} {m:%b %Y}" for r, m in zip(runs, moments, strict=True)],
         summary="Failing and warning checks of each full audit, by launch impact.",
         empty_message="The history starts with the first finished full audit.",

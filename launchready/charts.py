@@ -453,7 +453,7 @@ def _wrap(text: str, room: float) -> list[str]:
 def line_chart(title: str, series: Series | Sequence[Series], *, summary: str = "", chart_id: str = "",
                y_min: float | None = None, y_max: float | None = None, area: bool = False,
                size: tuple[int, int] = WIDE, narrow: tuple[int, int] | None = None,
-               empty_message: str = "") -> Chart:
+               empty_message: str = "", point_labels: Sequence[tuple[datetime, str]] = ()) -> Chart:
     """A time-series line chart (optionally the first series filled as an area).
 
     ``series``: one or more :class:`Series` sharing one unit (the first's name decides it:
@@ -462,6 +462,9 @@ def line_chart(title: str, series: Series | Sequence[Series], *, summary: str = 
     the line. ``summary`` (one sentence) goes before the generated one (points, range, latest,
     lowest and highest). Every point of a series with at most ``MAX_MARKERS`` points gets a
     marker with a ``<title>``; the last value of each series is written at the line's end.
+    ``point_labels`` (``(moment, label)``, e.g. each audit's ``"#2 · 30 Nov"``) replace the round
+    time ticks on the x axis for series of a few irregular moments: each label sits under its
+    moment, the first and the last always shown, the others where they do not touch a neighbour.
     No finite point at all → :func:`empty_chart`. Raises ``ValueError`` for no series.
     """
     many = [series] if isinstance(series, Series) else list(series)
@@ -476,7 +479,8 @@ def line_chart(title: str, series: Series | Sequence[Series], *, summary: str = 
     head, rows = _line_table(many, clean, unit)
 
     def draw(cid: str, width: int, height: int) -> str:
-        return _draw_lines(cid, width, height, title, text, many, clean, unit, y_min, y_max, area)
+        return _draw_lines(cid, width, height, title, text, many, clean, unit, y_min, y_max, area,
+                           point_labels)
 
     return Chart(chart_id, title, text, draw(chart_id, *size),
                  draw(f"{chart_id}-narrow", *narrow) if narrow else "", head, rows)
@@ -521,7 +525,8 @@ def _line_table(many: Sequence[Series], clean: Sequence[list], unit: str):
     return head, rows
 
 
-def _draw_lines(cid, width, height, title, summary, many, clean, unit, y_min, y_max, area) -> str:
+def _draw_lines(cid, width, height, title, summary, many, clean, unit, y_min, y_max, area,
+                point_labels=()) -> str:
     known = [v for points in clean for _, v in points if v is not None]
     low = min(known) if y_min is None else y_min
     high = max(known) if y_max is None else y_max
@@ -557,9 +562,12 @@ def _draw_lines(cid, width, height, title, summary, many, clean, unit, y_min, y_
 
     root = _root(cid, width, height, title, summary)
     _y_axis(root, frame, ticks, to_y, unit)
-    max_ticks = max(2, int(frame.plot_w // (_text_width("30 Nov") + 14)))
-    x_ticks = [(moments[0], day_label(moments[0]))] if single else time_ticks(start, end, max_ticks)
-    _x_labels(root, frame, [(to_x(m), label) for m, label in x_ticks])
+    if point_labels:
+        _x_labels(root, frame, _spaced([(to_x(m), label) for m, label in sorted(point_labels)]))
+    else:
+        max_ticks = max(2, int(frame.plot_w // (_text_width("30 Nov") + 14)))
+        x_ticks = [(moments[0], day_label(moments[0]))] if single else time_ticks(start, end, max_ticks)
+        _x_labels(root, frame, [(to_x(m), label) for m, label in x_ticks])
     baseline = to_y(min(max(0.0, y0), y1))
     end_labels: list[tuple[float, etree._Element]] = []
     for index, (s, points) in enumerate(zip(many, clean, strict=True)):
@@ -596,6 +604,22 @@ def _draw_lines(cid, width, height, title, summary, many, clean, unit, y_min, y_
     if len(many) > 1:
         _legend(root, frame, lambda i, x, y: _line_key(i, x, y))
     return _serialize(root)
+
+
+def _spaced(labels: Sequence[tuple[float, str]], gap: float = 10) -> list[tuple[float, str]]:
+    """``(x, label)`` in x order, thinned so no two labels (centred on their x) come closer than
+    ``gap``: the first and the last are always kept (the last wins over a middle one)."""
+    if len(labels) <= 2:
+        return list(labels)
+
+    def apart(a: tuple[float, str], b: tuple[float, str]) -> bool:
+        return b[0] - a[0] >= (_text_width(a[1]) + _text_width(b[1])) / 2 + gap
+
+    kept = [labels[0]]
+    for label in labels[1:-1]:
+        if apart(kept[-1], label) and apart(label, labels[-1]):
+            kept.append(label)
+    return [*kept, labels[-1]]
 
 
 def _spread(ys: Sequence[float], gap: float) -> list[float]:
@@ -674,7 +698,7 @@ def _line_key(index: int, x: float, y: float) -> etree._Element:
 
 def stacked_bar_chart(title: str, categories: Sequence[datetime | date | str], series: Sequence[BarSeries], *,
                       category_labels: Sequence[str] | None = None, category_noun: str = "bar",
-                      unit: str = "", summary: str = "",
+                      compact_labels: Sequence[str] | None = None, unit: str = "", summary: str = "",
                       chart_id: str = "", size: tuple[int, int] = WIDE, narrow: tuple[int, int] | None = None,
                       empty_message: str = "") -> Chart:
     """A stacked bar chart: one bar per category (e.g. each audit run, oldest first), one segment
@@ -683,7 +707,9 @@ def stacked_bar_chart(title: str, categories: Sequence[datetime | date | str], s
     ``categories`` label the x axis (a date → ``"3 Nov"``; labels thin out to fit, the last
     always shown); ``category_labels`` are their long names for tooltips, the table and the
     summary (default: the short label); ``category_noun`` names one in the summary ("30 audits
-    from …"; default "bar"). ``unit`` is the y unit (``""`` for counts: integer ticks). Each bar
+    from …"; default "bar"). ``compact_labels`` (one per category, e.g. ``"#2"`` for
+    ``"#2 · 30 Nov"``) replace the x labels in a layout where those would skip bars. ``unit`` is
+    the y unit (``""`` for counts: integer ticks). Each bar
     is a ``<g class="bar">`` with a ``<title>`` listing its segments, a ``<rect class="seg">``
     per non-zero segment in its series' colour, and its total above it when every bar's total
     fits; each series but a ``solid`` one has one ``<path class="texture">`` over its segments.
@@ -698,6 +724,9 @@ def stacked_bar_chart(title: str, categories: Sequence[datetime | date | str], s
     long = list(category_labels) if category_labels is not None else short
     if len(long) != len(short):
         raise ValueError("category_labels must name every category")
+    compact = list(compact_labels) if compact_labels is not None else short
+    if len(compact) != len(short):
+        raise ValueError("compact_labels must name every category")
     values = [[finite(v) for v in s.values] for s in series]
     if not categories or not series or all(v is None for column in values for v in column):
         return empty_chart(title, empty_message, chart_id=chart_id, size=size, narrow=narrow)
@@ -712,7 +741,7 @@ def stacked_bar_chart(title: str, categories: Sequence[datetime | date | str], s
     )
 
     def draw(cid: str, width: int, height: int) -> str:
-        return _draw_bars(cid, width, height, title, text, styled, values, short, long, unit)
+        return _draw_bars(cid, width, height, title, text, styled, values, short, long, unit, compact)
 
     return Chart(chart_id, title, text, draw(chart_id, *size),
                  draw(f"{chart_id}-narrow", *narrow) if narrow else "", head, rows)
@@ -741,7 +770,7 @@ def _bar_summary(styled: Sequence[BarSeries], values: Sequence[list], long: Sequ
     return text
 
 
-def _draw_bars(cid, width, height, title, summary, styled, values, short, long, unit) -> str:
+def _draw_bars(cid, width, height, title, summary, styled, values, short, long, unit, compact) -> str:
     n = len(short)
     ups = [sum(max(column[i] or 0, 0) for column in values) for i in range(n)]
     downs = [sum(min(column[i] or 0, 0) for column in values) for i in range(n)]
@@ -762,8 +791,10 @@ def _draw_bars(cid, width, height, title, summary, styled, values, short, long, 
     _y_axis(root, frame, ticks, to_y, unit or "count")
     band = frame.plot_w / n
     bar_w = max(1.0, min(band * 0.7, 48.0))
-    label_w = max(_text_width(label) for label in short) + 8
-    every = max(1, math.ceil(label_w / band))
+    every = _label_every(short, band)
+    if every > 1 and compact != short:  # every bar named briefly beats every few bars named in full
+        short = compact
+        every = _label_every(short, band)
     centres = [frame.left + band * (i + 0.5) for i in range(n)]
     _x_labels(root, frame, [(centres[i], short[i]) for i in range(n) if (n - 1 - i) % every == 0])
     totals = [format_number(ups[i] + downs[i]) for i in range(n)]
@@ -784,6 +815,11 @@ def _draw_bars(cid, width, height, title, summary, styled, values, short, long, 
     root.append(textures)
     _legend(root, frame, lambda index, x, y: _bar_key(cid, styled[index], x, y))
     return _serialize(root)
+
+
+def _label_every(labels: Sequence[str], band: float) -> int:
+    """Label every n-th bar so that no two labels of a ``band``-wide bar touch (n ≥ 1)."""
+    return max(1, math.ceil((max(_text_width(label) for label in labels) + 8) / band))
 
 
 def _bar(i, centre, bar_w, show_total, styled, values, long_label, unit, to_y, boxes) -> etree._Element:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models.fields.json import KT
+from django.utils import timezone
 
 from checks.models import AuditRun, CheckResult
-from launchready.charts import Chart, Series, line_chart
+from launchready.charts import Chart, Series, day_label, line_chart
 
 CHECK_ID = "performance.p95"
 LAST_RUNS = 10  # points on each chart
@@ -35,13 +36,15 @@ NOISE_MS = 10.0
 @dataclass(frozen=True)
 class P95Point:
     """One run's figure for one endpoint: ``p95_ms`` is ``None`` when that run could not
-    measure it (``status`` error or skipped; ``summary`` says why)."""
+    measure it (``status`` error or skipped; ``summary`` says why). ``run_number`` is the run's
+    number within its project (``AuditRun.number``; ``None`` when not read)."""
 
     run_id: int
     at: datetime
     status: str
     p95_ms: float | None
     summary: str
+    run_number: int | None = None
 
 
 @dataclass
@@ -122,14 +125,15 @@ def performance_history(project, *, last_runs: int = LAST_RUNS) -> list[Endpoint
     when no run did. Two queries."""
     measured = AuditRun.objects.filter(project=project, state=AuditRun.State.DONE, results__check_id=CHECK_ID)
     newest = measured.distinct().order_by("-created_at", "-id")
-    runs = list(newest.values_list("id", "created_at")[:last_runs])
+    runs = list(newest.values_list("id", "created_at", "number")[:last_runs])
     if not runs:
         return []
-    at = dict(runs)
+    at = {run_id: created for run_id, created, _ in runs}
+    numbers = {run_id: number for run_id, _, number in runs}
     rows = (CheckResult.objects.filter(run_id__in=list(at), check_id=CHECK_ID)
             .values("run_id", "target", "status", "summary", "metrics",
                     kind=KT("evidence__kind"), target_ms=KT("evidence__target_p95_ms")))
-    order = {run_id: i for i, (run_id, _) in enumerate(runs)}
+    order = {run_id: i for i, (run_id, *_) in enumerate(runs)}
     trends: dict[str, EndpointTrend] = {}
     for row in sorted(rows, key=lambda r: order[r["run_id"]]):
         trend = trends.get(row["target"])
@@ -138,7 +142,8 @@ def performance_history(project, *, last_runs: int = LAST_RUNS) -> list[Endpoint
             trends[row["target"]] = trend
         p95 = (row["metrics"] or {}).get("p95_ms")
         trend.points.append(P95Point(row["run_id"], at[row["run_id"]], row["status"],
-                                     float(p95) if isinstance(p95, int | float) else None, row["summary"]))
+                                     float(p95) if isinstance(p95, int | float) else None, row["summary"],
+                                     numbers[row["run_id"]]))
     for number, trend in enumerate(trends.values(), 1):
         trend.chart = _chart(trend, f"p95-chart-{number}")
     return list(trends.values())
@@ -158,5 +163,15 @@ def _chart(trend: EndpointTrend, chart_id: str) -> Chart:
     if trend.target_p95_ms is not None:
         target = [(p.at, trend.target_p95_ms) for p in oldest_first]
         series.append(Series("target_ms", target, label="target"))
-    return line_chart(f"p95 of {trend.url}", series, chart_id=chart_id,
+    # Each point is an audit: named under it (first and last always), not by round time ticks,
+    # which put one "20:20" between two audits of the same minute.
+    labels = [(p.at, point_label(p)) for p in oldest_first]
+    return line_chart(f"p95 of {trend.url}", series, chart_id=chart_id, point_labels=labels,
                       size=CHART_SIZE, narrow=PHONE_SIZE, empty_message="No p95 measured yet")
+
+
+def point_label(point: P95Point) -> str:
+    """The x label of ``point``: ``"#2 · 30 Nov"`` (its audit's number and local date), or the
+    date alone when the number was not read."""
+    day = day_label(timezone.localtime(point.at))
+    return f"#{point.run_number} · {day}" if point.run_number is not None else day

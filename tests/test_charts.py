@@ -298,6 +298,36 @@ def test_the_narrow_layout_labels_fewer_dates_and_drops_totals_that_do_not_fit()
         {"risks-narrow-high", "risks-narrow-medium", "risks-narrow-low"}
 
 
+@pytest.mark.parametrize(("bars", "wide", "narrow"), [
+    (3, ["#1 · 1 Nov", "#2 · 2 Nov", "#3 · 3 Nov"], ["#1 · 1 Nov", "#2 · 2 Nov", "#3 · 3 Nov"]),
+    (6, ["#1 · 1 Nov", "#2 · 2 Nov", "#3 · 3 Nov", "#4 · 4 Nov", "#5 · 5 Nov", "#6 · 6 Nov"],
+     ["#1", "#2", "#3", "#4", "#5", "#6"]),
+    (12, [f"#{i}" for i in range(1, 13)], ["#2", "#4", "#6", "#8", "#10", "#12"]),
+    (30, [f"#{i}" for i in range(2, 31, 2)], ["#2", "#6", "#10", "#14", "#18", "#22", "#26", "#30"]),
+])
+def test_bars_are_named_in_full_where_every_bar_fits_and_by_their_compact_label_otherwise(bars, wide, narrow):
+    names = [f"#{i + 1} · {day.day} Nov" for i, day in enumerate(DAYS[:bars])]
+    chart = stacked_bar_chart("Risks", names, [BarSeries("low", [1] * bars)], narrow=NARROW,
+                              compact_labels=[f"#{i + 1}" for i in range(bars)])
+    assert texts(parse(chart.svg), "//s:g[@class='x-axis']/s:text") == wide
+    assert texts(parse(chart.svg_narrow), "//s:g[@class='x-axis']/s:text") == narrow
+
+
+def test_point_labels_sit_under_their_points_first_and_last_always():
+    moments = [START + timedelta(days=d) for d in (0, 1, 2, 3, 10, 20, 20.01, 29)]
+    labels = [(m, f"#{i + 1} · {m.day} Nov") for i, m in enumerate(moments)]
+    chart = line_chart("p95", Series("p95_ms", [(m, 100) for m in moments]), point_labels=labels,
+                       narrow=NARROW)
+    root = parse(chart.svg)
+    # Neighbours that would touch are left out: #2–#4 crowd #1, #7 is #6's minute.
+    assert texts(root, "//s:g[@class='x-axis']/s:text") == ["#1 · 1 Nov", "#5 · 11 Nov", "#6 · 21 Nov",
+                                                            "#8 · 30 Nov"]
+    cx = [p.get("cx") for p in find(root, "//s:circle[@class='point']")]
+    assert find(root, "//s:g[@class='x-axis']/s:text/@x") == [cx[0], cx[4], cx[5], cx[7]]
+    assert texts(parse(chart.svg_narrow), "//s:g[@class='x-axis']/s:text") == \
+        ["#1 · 1 Nov", "#5 · 11 Nov", "#8 · 30 Nov"]
+
+
 def test_one_bar_and_a_bar_of_zeros():
     chart = stacked_bar_chart("Risks", [DAYS[0], DAYS[1]],
                               [BarSeries("blocker", [2, 0]), BarSeries("low", [1, 0])])
@@ -385,7 +415,10 @@ def test_the_risk_history_has_one_bar_per_finished_full_audit(history):
     assert bar.findtext(f"{{{SVG_NS}}}title") == \
         "#2, 2 Nov 2026: Blockers 1, High 2, Medium 0, Low 1"
     assert texts(root, "//s:text[@class='total']") == ["10", "4", "1"]
-    assert texts(root, "//s:g[@class='x-axis']/s:text") == ["1 Nov", "2 Nov", "4 Nov"]
+    assert texts(root, "//s:g[@class='x-axis']/s:text") == ["#1 · 1 Nov", "#2 · 2 Nov", "#3 · 4 Nov"]
+    phone = risk_history_chart(project, narrow=NARROW)
+    assert texts(parse(phone.svg_narrow), "//s:g[@class='x-axis']/s:text") == \
+        ["#1 · 1 Nov", "#2 · 2 Nov", "#3 · 4 Nov"]
     assert chart.summary == (
         "Failing and warning checks of each full audit, by launch impact. 3 audits from #1, "
         "1 Nov 2026 to #3, 4 Nov 2026. Latest: Blockers 0, High 0, Medium 1, Low 0. Highest "
@@ -394,6 +427,19 @@ def test_the_risk_history_has_one_bar_per_finished_full_audit(history):
     until = risk_history_chart(project, until=runs[1])
     assert [row[0] for row in until.table_rows] == \
         ["#1, 1 Nov 2026", "#2, 2 Nov 2026"]
+
+
+@pytest.mark.django_db
+def test_two_audits_of_one_day_are_told_apart_by_their_number(history):
+    from handover.services import risk_history_chart
+
+    project, _ = history
+    stored_run(project, 3, {"low": 2})  # a second full audit on 4 Nov: the project's #8
+    chart = risk_history_chart(project)
+    assert texts(parse(chart.svg), "//s:g[@class='x-axis']/s:text") == \
+        ["#1 · 1 Nov", "#2 · 2 Nov", "#3 · 4 Nov", "#8 · 4 Nov"]
+    assert [row[0] for row in chart.table_rows] == \
+        ["#1, 1 Nov 2026", "#2, 2 Nov 2026", "#3, 4 Nov 2026", "#8, 4 Nov 2026"]
 
 
 @pytest.mark.django_db
@@ -435,6 +481,7 @@ def test_the_handover_pdf_draws_the_risk_history(history):
             "1 Nov 2026 to #2, 2 Nov 2026.") in text
     assert "Latest: Blockers 1, High 2, Medium 0, Low 1." in text
     drawn = text[text.index("Open risks per audit"):text.index("Failing and warning checks")]
-    # The chart's words are text in the PDF: its unit, ticks, dates, totals and legend.
+    # The chart's words are text in the PDF: its unit, ticks, audits (number · date), totals and legend.
     assert drawn.split() == ["Open", "risks", "per", "audit", "count", "12", "10", "9", "6", "4", "3", "0",
-                             "1", "Nov", "Blockers", "High", "Medium", "2", "Nov", "Low"]
+                             "#1", "·", "1", "Nov", "Blockers", "High", "Medium", "#2", "·", "2", "Nov",
+                             "Low"]

@@ -215,7 +215,7 @@ def test_the_critical_endpoints_are_listed_with_their_method(demo_handover):
 def test_the_stage_table_counts_pass_warn_fail_and_could_not_test(demo_handover):
     rows = re.findall(r"^ (\d\. [A-Z][\w &]+?|All stages)\s{2,}(.+)$", demo_handover.layout, re.M)
     assert [(stage, " ".join(cells.split())) for stage, cells in rows] == [
-        ("1. Quick audit", "no checks in this audit"),
+        ("1. Quick audit", "ranked in the risk list: 4. Findings, in fix order"),
         ("2. Domain & edge", _stage_row(("dns.", "tls.", "http.", "edge."))),
         ("3. Production hardening", _stage_row(("hardening.",))),
         ("4. Performance", _stage_row(("performance.",))),

@@ -4,7 +4,7 @@ one before, from the CheckResults that performance.p95 stored per run (exact fig
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings as django_settings
@@ -13,8 +13,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from lxml import etree
 
 from checks.models import AuditRun, CheckResult
+from launchready.charts import SVG_NS
 from projects.performance import EndpointTrend, P95Point, performance_history
 from tests.conftest import REPO
 
@@ -24,6 +26,7 @@ FEED = "https://app.alpha.example.com/feed"
 LOGIN = "https://app.alpha.example.com/login"
 PROFILE = "https://app.alpha.example.com/me"
 CONTENT = "https://app.alpha.example.com/posts/1"
+SVG = {"s": SVG_NS}
 
 
 def _run(project, days_ago: int, results: list[tuple[str, str, str, float | None]]) -> AuditRun:
@@ -71,6 +74,28 @@ def test_each_endpoint_compares_its_latest_p95_with_the_run_before(history):
     assert feed.chart.table_head == ("Time", "p95 (ms)", "target (ms)")
     assert [row[1:] for row in feed.chart.table_rows] == [("180", "300"), ("300", "300"), ("412.4", "300")]
     assert feed.chart.summary.startswith("p95: 3 points from ")
+
+
+def test_two_audits_of_one_minute_are_each_named_under_their_point(world):
+    """Round time ticks put one "20:20" between two audits a minute apart: each point is
+    labelled with its audit's number and date instead, under the point itself."""
+    project = world.a.project
+    first = datetime(2026, 11, 30, 20, 20, 5, tzinfo=UTC)
+    for at, p95 in ((first, 250.0), (first + timedelta(minutes=1), 262.0)):
+        run = _run(project, 0, [(LOGIN, "login", "pass", p95)])
+        AuditRun.objects.filter(pk=run.pk).update(created_at=at)
+
+    (trend,) = performance_history(project)
+
+    assert [p.run_number for p in trend.points] == [2, 1]
+    for svg in (trend.chart.svg, trend.chart.svg_narrow):
+        root = etree.fromstring(svg.encode())
+        labels = root.xpath("//s:g[@class='x-axis']/s:text", namespaces=SVG)
+        assert [label.text for label in labels] == ["#1 · 30 Nov", "#2 · 30 Nov"]
+        points = root.xpath("//s:g[@data-series='p95_ms']/s:circle[@class='point']", namespaces=SVG)
+        assert [label.get("x") for label in labels] == [point.get("cx") for point in points]
+        assert [point.findtext(f"{{{SVG['s']}}}title") for point in points] == [
+            "30 Nov 2026, 20:20: 250 ms", "30 Nov 2026, 20:21: 262 ms"]
 
 
 def _trend(latest: float | None, *older: float | None, target: int | None = 300) -> EndpointTrend:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from projects.management.commands.seed_demo import CONSULTANT, FOUNDER, OWNER
 from projects.models import Agency, Membership, Project
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.django_db
 
 
-def seed() -> str:
+def seed(*args: str) -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", *args, stdout=out)
     return out.getvalue()
 
 
@@ -67,3 +71,25 @@ def test_seeding_again_resets_a_changed_demo_password(client, django_user_model)
     seed()
 
     assert client.login(username="founder", password=FOUNDER[1])
+
+
+def test_the_printed_address_names_the_port_given():
+    assert seed("--port", "8123").splitlines()[0] == "Demo ready: http://127.0.0.1:8123/"
+
+
+def test_a_port_out_of_range_is_refused_before_anything_is_seeded():
+    with pytest.raises(CommandError, match=r"^--port 70000 is not a TCP port \(1 … 65535\)$"):
+        seed("--port", "70000")
+    assert not Agency.objects.filter(slug="northwind").exists()
+
+
+def test_make_serve_gives_seed_demo_the_port_runserver_serves_on():
+    """`make serve PORT=8123` printed :8000 while serving :8123; the Makefile passes one PORT to both."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    dry_run = subprocess.run([make, "-n", "serve", "PORT=8123"], cwd=REPO, capture_output=True, text=True,
+                             check=True, timeout=30).stdout
+    assert re.findall(r"manage\.py (seed_demo\b.*|runserver [\d.:]+)", dry_run) == [
+        "seed_demo --port 8123", "runserver 127.0.0.1:8123",
+    ]

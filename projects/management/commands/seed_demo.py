@@ -1,14 +1,16 @@
 """``manage.py seed_demo``: the demo agency, its consultant and founder, and the Clubhouse project.
 
 Idempotent: running it again resets the demo passwords and re-syncs the project from
-``scenarios/demo.yaml`` without creating duplicates. Prints the URL and both logins.
+``scenarios/demo.yaml`` without creating duplicates. Prints the panel's address and the logins;
+``--port`` names the port ``runserver`` will serve on (``make serve PORT=8123`` passes it), 8000
+by default.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from checks.network import scenario_path
@@ -18,7 +20,8 @@ from projects.services import agency_get_or_create, project_sync_from_scenario
 
 AGENCY = ("northwind", "Northwind Digital")
 SCENARIO = "demo.yaml"
-URL = "http://127.0.0.1:8000/"
+HOST = "127.0.0.1"  # what `make serve` binds runserver to
+DEFAULT_PORT = 8000  # runserver's own default, and the Makefile's PORT default
 # (username, password, email, role) — demo only; fixed so the README can quote them.
 OWNER = ("owner", "northwind-demo-0", "owner@northwind.test", Membership.Role.OWNER)
 CONSULTANT = ("consultant", "northwind-demo-1", "consultant@northwind.test", Membership.Role.CONSULTANT)
@@ -29,16 +32,30 @@ class Command(BaseCommand):
     help = ("Create the demo agency, its owner, consultant and founder logins, and the Clubhouse "
             "sandbox project.")
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                            help="the port the panel is served on, for the printed address "
+                                 f"(default {DEFAULT_PORT})")
+
     def handle(self, *args, **options):
+        port = options["port"]
+        # Checked before seeding: a wrong port is a typo in the command, not a half-made demo.
+        if not 1 <= port <= 65535:
+            raise CommandError(f"--port {port} is not a TCP port (1 … 65535)")
         try:
             project = seed_demo()
         except ScenarioError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(self.style.SUCCESS(f"Demo ready: {URL}"))
+        self.stdout.write(self.style.SUCCESS(f"Demo ready: {demo_url(port)}"))
         self.stdout.write(f"  project:    {project.name} ({project.apex_domain}), scenario {SCENARIO}")
         self.stdout.write(f"  owner:      {OWNER[0]} / {OWNER[1]}   ({AGENCY[1]}: team, API keys, audit log)")
         self.stdout.write(f"  consultant: {CONSULTANT[0]} / {CONSULTANT[1]}   ({AGENCY[1]}, can run audits)")
         self.stdout.write(f"  founder:    {FOUNDER[0]} / {FOUNDER[1]}   ({project.client_name}, read-only)")
+
+
+def demo_url(port: int = DEFAULT_PORT) -> str:
+    """The address the demo panel answers on, e.g. ``"http://127.0.0.1:8123/"`` for port 8123."""
+    return f"http://{HOST}:{port}/"
 
 
 @transaction.atomic
