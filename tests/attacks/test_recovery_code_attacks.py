@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.core.signals import got_request_exception
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django_otp.oath import totp
 
 from projects import recovery_models, totp_models
 from projects.models import AuditLogEntry, EncryptedTOTPDevice, RecoveryCode, RecoveryCodeDevice
+from tests.concurrency import at_once
 from tests.web.test_recovery_codes import first_set_up, held_at_verify
 from tests.web.test_signin_twofactor import code, device_for, sign_in, wrong_code
 
@@ -134,21 +134,9 @@ def test_parallel_wrong_codes_are_tried_one_at_a_time(world, transactional_db, m
     tried: list[str] = []
     hashed = recovery_models.code_sha256
     monkeypatch.setattr(recovery_models, "code_sha256", lambda typed: tried.append(typed) or hashed(typed))
-    barrier = threading.Barrier(8)
+    loaded = [RecoveryCodeDevice.objects.get(pk=device.pk) for _ in range(8)]  # as each request loads it
 
-    def guess(n: int) -> None:
-        mine = RecoveryCodeDevice.objects.get(pk=device.pk)  # as each request loads it
-        barrier.wait()
-        try:
-            mine.verify_token(f"zzzzz-zzzz{n}")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(*(partial(mine.verify_token, f"zzzzz-zzzz{n}") for n, mine in enumerate(loaded)))
 
     device.refresh_from_db()
     assert len(tried) == 1
@@ -167,21 +155,9 @@ def test_parallel_wrong_app_codes_are_tried_one_at_a_time(world, transactional_d
             return super().verify(token, *args, **kwargs)
 
     monkeypatch.setattr(totp_models, "TOTP", Counting)
-    barrier = threading.Barrier(8)
+    loaded = [EncryptedTOTPDevice.objects.get(pk=app.pk) for _ in guesses]
 
-    def guess(typed: str) -> None:
-        mine = EncryptedTOTPDevice.objects.get(pk=app.pk)
-        barrier.wait()
-        try:
-            mine.verify_token(typed)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=guess, args=(g,)) for g in guesses]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(*(partial(mine.verify_token, typed) for mine, typed in zip(loaded, guesses, strict=True)))
 
     assert len(tried) == 1
 

@@ -38,6 +38,7 @@ from projects.findings import findings_sync
 from projects.models import Agency, Finding, FindingEvent, Project
 from projects.services import SANDBOX_AGENCY, project_sync_from_scenario
 from projects.signup import sign_up
+from tests.concurrency import at_once, failures
 from tests.conftest import SCENARIOS
 from tests.handover.pdf import flat, pdf_text
 from tests.web.test_mail_attacks import mail_run, with_smtp
@@ -161,28 +162,6 @@ def test_send_test_mails_while_one_is_sending_names_it_by_its_number(client, wor
 # --- 2. numbering under concurrency (real PostgreSQL, one connection per thread) ----------------
 
 
-def in_threads(*jobs, timeout: float = 60) -> list[BaseException]:
-    """Run each ``job()`` in its own thread (own connection), started together; the errors."""
-    barrier, errors = threading.Barrier(len(jobs)), []
-
-    def run(job) -> None:
-        try:
-            barrier.wait(10)
-            job()
-        except BaseException as exc:  # noqa: BLE001 - returned to the test's assertion
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck: a lock never released"
-    return errors
-
-
 @pytest.mark.django_db(transaction=True)
 @postgresql_only
 def test_runs_started_next_to_every_writer_that_locks_the_project_row_neither_deadlock_nor_twin(world):
@@ -216,8 +195,8 @@ def test_runs_started_next_to_every_writer_that_locks_the_project_row_neither_de
                 Project.objects.filter(pk=project.pk).update(client_name=f"Client {n}")
                 Monitor.objects.create(project=project, name=f"m{n}", url="http://127.0.0.1:9/")
 
-    errors = in_threads(starts, starts, mail_tests, lambda: finalize(finished[:3]),
-                        lambda: finalize(finished[3:]), edits)
+    errors = failures(at_once(starts, starts, mail_tests, lambda: finalize(finished[:3]),
+                              lambda: finalize(finished[3:]), edits))
 
     assert errors == []
     assert sorted(numbers(project)) == list(range(1, 6 + 18 + 1))

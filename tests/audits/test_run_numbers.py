@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from django.db import connection, connections, transaction
@@ -19,6 +20,7 @@ from checks import services
 from checks.models import AuditRun, CheckResult
 from handover.services import handover_create, handover_render
 from projects.findings import findings_sync
+from tests.concurrency import at_once, failures
 from tests.handover.pdf import flat, pdf_text
 
 BEFORE = ("checks", "0006_auditrun_number")  # the column exists, nothing numbered yet
@@ -93,25 +95,11 @@ def test_a_second_run_started_while_the_first_is_uncommitted_waits_and_takes_the
 @postgresql_only
 def test_many_runs_started_at_once_in_two_agencies_are_numbered_without_gaps_or_twins(world):
     projects = [world.a.project, world.a.project, world.a.project, world.b.project, world.b.project]
-    barrier = threading.Barrier(len(projects))
-    errors: list[BaseException] = []
-
     def starter(project) -> None:
-        try:
-            barrier.wait(10)
-            for _ in range(8):
-                services.audit_start(project=project, dispatch=False)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for _ in range(8):
+            services.audit_start(project=project, dispatch=False)
 
-    threads = [threading.Thread(target=starter, args=(p,)) for p in projects]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    assert failures(at_once(*(partial(starter, p) for p in projects))) == []
     assert sorted(numbers(world.a.project)) == list(range(1, 25))
     assert sorted(numbers(world.b.project)) == list(range(1, 17))
 

@@ -6,14 +6,13 @@ two-factor."""
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from projects.models import AuditLogEntry, EncryptedTOTPDevice, RecoveryCode, RecoveryCodeDevice
 from projects.recovery_models import ALPHABET, code_sha256
+from tests.concurrency import at_once
 from tests.web.test_signin_twofactor import code, device_for, sign_in, wrong_code
 
 pytestmark = pytest.mark.django_db
@@ -132,21 +131,10 @@ def test_another_users_code_does_not_sign_in(client, world):
 def test_two_requests_racing_with_one_code_cannot_both_sign_in(world, transactional_db):
     device = RecoveryCodeDevice.objects.create(user=world.a.consultant, name="Recovery codes")
     codes = device.replace_codes()
-    results: list[bool] = []
-    barrier = threading.Barrier(4)
+    def use() -> bool:
+        return RecoveryCodeDevice.objects.get(pk=device.pk).verify_token(codes[0])
 
-    def use() -> None:
-        barrier.wait()
-        try:
-            results.append(RecoveryCodeDevice.objects.get(pk=device.pk).verify_token(codes[0]))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=use) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(use, use, use, use)
 
     assert sorted(results) == [False, False, False, True]
     assert not RecoveryCode.objects.filter(device=device, code_sha256=code_sha256(codes[0])).exists()
