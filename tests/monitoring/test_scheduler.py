@@ -3,13 +3,12 @@ row-by-row claim of other databases is called directly where both paths are test
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from checks.models import Incident, Monitor, Probe
@@ -19,6 +18,7 @@ from checks.monitoring.scheduler import CLAIM_LIMIT, Claim, claim_due, record_ou
 from checks.sandbox import load_scenario
 from projects.models import Agency, Project
 from projects.services import SANDBOX_AGENCY, project_sync_from_scenario
+from tests.concurrency import at_once
 from tests.conftest import SCENARIOS
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -95,22 +95,10 @@ def test_the_most_overdue_monitors_are_claimed_first_up_to_the_limit(project):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="FOR UPDATE SKIP LOCKED is PostgreSQL's")
 def test_two_claimers_at_once_get_disjoint_sets_that_cover_every_due_monitor(project):
     ids = {monitor(project, name=str(i), next_due_at=T0 - timedelta(seconds=i % 7)).pk for i in range(300)}
-    barrier = threading.Barrier(2)
-    results: list[list[Claim]] = [[], []]
+    def claimer() -> list[Claim]:
+        return [claim for _ in range(4) for claim in claim_due(now=T0, limit=60)]
 
-    def claimer(slot: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(4):
-                results[slot] += claim_due(now=T0, limit=60)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=claimer, args=(slot,)) for slot in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(claimer, claimer)
     first, second = ({c.monitor_id for c in r} for r in results)
     assert len(results[0]) + len(results[1]) == 300  # nobody claimed twice …
     assert first.isdisjoint(second)
