@@ -83,11 +83,6 @@ class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
             self.save(update_fields=THROTTLE_FIELDS)
         return codes
 
-    @property
-    def codes_left(self) -> int:
-        """How many codes of the set are still unused (one query)."""
-        return self.codes.count()
-
     @sensitive_variables()  # every frame below holds the code in clear
     def verify_token(self, token) -> bool:
         """Whether ``token`` is one of the set's unused codes; the code is used up at once (its

@@ -133,8 +133,7 @@ class EncryptedTOTPDevice(TimestampMixin, ThrottlingMixin, Device):
                 code = int(token)
             except (TypeError, ValueError):
                 return False
-            totp = TOTP(key, locked.step, locked.t0, locked.digits, locked.drift)
-            totp.time = time.time()
+            totp = locked._totp_now(key)
             if not totp.verify(code, locked.tolerance, locked.last_t + 1):
                 return False
             return locked._accept(totp.t(), totp.drift)
@@ -150,9 +149,15 @@ class EncryptedTOTPDevice(TimestampMixin, ThrottlingMixin, Device):
             key, code = self.bin_key, int(token)
         except (crypto.SecretDecryptionError, TypeError, ValueError):
             return False
+        totp = self._totp_now(key)
+        return totp.verify(code, self.tolerance, 0) and totp.t() <= self.last_t
+
+    def _totp_now(self, key: bytes) -> TOTP:
+        """django-otp's RFC 6238 TOTP of ``key`` with this device's step, t0, digits and drift,
+        at the time now."""
         totp = TOTP(key, self.step, self.t0, self.digits, self.drift)
         totp.time = time.time()
-        return totp.verify(code, self.tolerance, 0) and totp.t() <= self.last_t
+        return totp
 
     def _accept(self, t: int, drift: int) -> bool:
         """Record the code of step ``t`` as used; False when another request used it first."""

@@ -240,6 +240,18 @@ def _codes_page(request: HttpRequest) -> HttpResponse:
     return render(request, "twofactor/recovery_codes.html", shown)
 
 
+def _without_app_code(request: HttpRequest, device, *, refused: str) -> HttpResponse | None:
+    """The security page (400) saying ``refused`` and why, unless the POST carries a right
+    current code from ``device``'s app (``templates/twofactor/_app_code_form.html``); None
+    when it does, and the action may go on."""
+    form = CodeForm(request.POST)
+    error = _try_code(device, form.cleaned_data["code"]) if form.is_valid() else BAD_SHAPE
+    if error is None:
+        return None
+    messages.error(request, f"{refused} {error}")
+    return _overview(request, status=400)
+
+
 @never_cache  # the answer shows the new codes in clear
 @sensitive_variables("codes")
 @login_required
@@ -252,11 +264,9 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     device = services.confirmed_device(request.user)
     if device is None:
         return redirect("twofactor:overview")
-    form = CodeForm(request.POST)
-    error = _try_code(device, form.cleaned_data["code"]) if form.is_valid() else BAD_SHAPE
-    if error is not None:
-        messages.error(request, f"No new recovery codes were made. {error}")
-        return _overview(request, status=400)
+    refused = _without_app_code(request, device, refused="No new recovery codes were made.")
+    if refused is not None:
+        return refused
     codes = services.recovery_codes_replace(request.user)
     audit_log.note_own(request, action="user.recovery_codes_new",
                        summary=f"{request.user.get_username()} made new recovery codes")
@@ -276,11 +286,9 @@ def disable(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"{required_by[0].name} requires two-factor sign-in for its staff: "
                                 "it cannot be turned off. Set up a new phone instead.")
         return _overview(request, status=400)
-    form = CodeForm(request.POST)
-    error = _try_code(device, form.cleaned_data["code"]) if form.is_valid() else BAD_SHAPE
-    if error is not None:
-        messages.error(request, f"Two-factor sign-in is still on. {error}")
-        return _overview(request, status=400)
+    refused = _without_app_code(request, device, refused="Two-factor sign-in is still on.")
+    if refused is not None:
+        return refused
     services.disable(request.user)
     audit_log.note_own(request, action="user.two_factor_off",
                        summary=f"{request.user.get_username()} turned off two-factor sign-in")
