@@ -23,9 +23,9 @@ class AuditRun(models.Model):
         ERROR = "error", "Error"
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="runs")
-    # What people see: "Audit #3" is the project's third run. The pk counts every agency's
-    # runs, so showing it would tell one tenant how busy the others are. Given on insert
-    # (``save``); URLs and API ids keep the pk.
+    # What people see: "Audit #3" is the project's third run, where the pk jumps with every
+    # agency's runs. Given on insert (``save``). URLs and API ids keep the pk, as every object's
+    # do: global sequential ids there still show other agencies' volume (an open decision).
     number = models.PositiveIntegerField(editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     quick = models.BooleanField(default=False, help_text="Only the stage-1 quick subset")
